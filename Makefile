@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make lab` (the workbook) and `make test` (the suite).
+# Every target sets up what it needs first, and skips what is already done.
+
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MANAGE := $(BIN)/python tutorial_project/manage.py
+# Jupyter refuses to run as root (containers, CI) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: lab test serve install migrate lock clean
+
+lab: migrate
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+
+test: migrate
+	$(BIN)/pytest
+
+serve: migrate
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+migrate: install
+	$(MANAGE) migrate --noinput
+
+install: $(INSTALLED)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || { \
+	  echo "This workbook needs Python 3.11 to 3.13; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+	  echo "Run: make PYTHON=python3.12 lab   (any 3.11-3.13 interpreter)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the pins or the package definition change.
+$(INSTALLED): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Re-pin after editing requirements.in (needs the registry).
+lock: install
+	$(BIN)/python -m pip install --quiet pip-tools==7.6.2
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+	  --no-emit-find-links --output-file requirements.txt requirements.in
+
+clean:
+	rm -rf $(VENV) tutorial_project/db.sqlite3

@@ -1,0 +1,156 @@
+"""A small JSON client for the live post API, for cells and tests.
+
+ApiSession holds what every client of the API needs, whatever carries the bytes:
+send an action with a fresh request_id and wait for the reply with that id, while
+keeping every other message (live events, replies to raw text) in arrival order
+for `next_message()`. WebSocketClient carries it over a real WebSocket connection;
+ApiCommunicator (communicator.py) over Channels' WebsocketCommunicator.
+"""
+import asyncio
+import json
+import urllib.request
+from collections import deque
+from http.cookies import SimpleCookie
+
+from websockets.asyncio.client import connect as websocket_connect
+
+
+class ApiSession:
+    """Request/reply and pushed messages over one connection."""
+
+    timeout: float = 5.0
+
+    def __init__(self):
+        self._last_request_id = 0
+        self._unclaimed: deque = deque()
+
+    async def request(self, action: str, *, timeout: float | None = None, **params) -> dict:
+        """Send {"action": action, "request_id": <new id>, **params}; return the reply."""
+        self._last_request_id += 1
+        request_id = self._last_request_id
+        await self.send_json({"action": action, "request_id": request_id, **params})
+        return await self._reply_to(request_id, action, timeout or self.timeout)
+
+    async def send_json(self, message) -> None:
+        await self.send_text(json.dumps(message))
+
+    async def send_text(self, text: str) -> None:
+        """Send raw text, JSON or not (to see how the server answers bad input)."""
+        raise NotImplementedError
+
+    async def next_message(self, timeout: float | None = None) -> dict:
+        """The next message not claimed as a reply by `request()`: a live event, or
+        the reply to something sent with send_text()/send_json()."""
+        if self._unclaimed:
+            return self._unclaimed.popleft()
+        return await self._receive(timeout or self.timeout, "a message")
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def _reply_to(self, request_id, action, timeout):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = max(deadline - loop.time(), 0)
+            message = await self._receive(
+                remaining, f"the reply to {action!r} (request_id {request_id})"
+            )
+            if (
+                isinstance(message, dict)
+                and "response_status" in message
+                and message.get("request_id") == request_id
+            ):
+                return message
+            self._unclaimed.append(message)
+
+    async def _receive(self, timeout: float, what: str):
+        try:
+            return json.loads(await self._receive_text(timeout))
+        except (asyncio.TimeoutError, TimeoutError):
+            raise TimeoutError(f"No {what} arrived within {timeout:g} s.") from None
+
+    async def _receive_text(self, timeout: float) -> str:
+        """The next text frame; raise TimeoutError after `timeout` seconds."""
+        raise NotImplementedError
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.close()
+
+
+class WebSocketClient(ApiSession):
+    """The API over a real WebSocket connection (the `websockets` library)."""
+
+    def __init__(self, connection, username: str | None = None, user_id: int | None = None):
+        super().__init__()
+        self.connection = connection
+        self.username = username
+        self.user_id = user_id
+
+    async def send_text(self, text: str) -> None:
+        await self.connection.send(text)
+
+    async def _receive_text(self, timeout: float) -> str:
+        return await asyncio.wait_for(self.connection.recv(), timeout)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    def __repr__(self):
+        who = self.username or "anonymous"
+        return f"<WebSocketClient {who} {self.connection.state.name.lower()}>"
+
+
+async def sign_in(base_url: str, username: str) -> tuple[str, dict]:
+    """Sign in through the development sign-in view.
+
+    Returns the Cookie header value that carries the session, and the view's
+    answer ({"username": ..., "user_id": ...}).
+    """
+    url = f"{_http_url(base_url)}/login/{username}/"
+
+    def fetch():
+        with urllib.request.urlopen(url, timeout=10) as response:
+            cookies = SimpleCookie()
+            for header in response.headers.get_all("Set-Cookie", []):
+                cookies.load(header)
+            return cookies, json.load(response)
+
+    # In a thread: the server may be running on this very event loop.
+    cookies, answer = await asyncio.to_thread(fetch)
+    cookie_header = "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items())
+    return cookie_header, answer
+
+
+async def connect(
+    server, *, username: str | None = None, origin: str | None = None, path: str = "/ws/"
+) -> WebSocketClient:
+    """Open a WebSocket to the live post API, anonymous or signed in as `username`.
+
+    `server` is a LiveServer or a base URL such as "http://127.0.0.1:8000". The
+    Origin header defaults to the server's own URL, as a browser on that site would
+    send it; AllowedHostsOriginValidator refuses a handshake without one.
+    """
+    base_url = _http_url(getattr(server, "url", server))
+    headers = {}
+    user_id = None
+    if username is not None:
+        headers["Cookie"], answer = await sign_in(base_url, username)
+        user_id = answer["user_id"]
+    connection = await websocket_connect(
+        "ws" + base_url.removeprefix("http") + path,
+        origin=origin or base_url,
+        additional_headers=headers,
+        open_timeout=10,
+    )
+    return WebSocketClient(connection, username=username, user_id=user_id)
+
+
+def _http_url(url: str) -> str:
+    url = url.rstrip("/")
+    if url.startswith("ws"):
+        url = "http" + url.removeprefix("ws")
+    return url.removesuffix("/ws")

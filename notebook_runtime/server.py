@@ -1,0 +1,132 @@
+"""A real ASGI server that runs on the event loop you are already in.
+
+`manage.py runserver` (daphne) owns its process and its event loop (Twisted's), so
+a notebook could only run it as a separate process, where the in-memory channel
+layer and the database objects of your cells are out of reach. uvicorn's Server is
+an ordinary coroutine, so it can run as a task on the kernel's loop, beside your
+cells: the same ASGI application, served over real TCP on 127.0.0.1.
+"""
+import asyncio
+import contextlib
+import socket
+
+import uvicorn
+
+HOST = "127.0.0.1"
+
+
+class _LoopServer(uvicorn.Server):
+    """uvicorn's Server, minus what only suits a server that owns its process."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        # uvicorn would take over Ctrl+C for as long as it serves. In a kernel,
+        # "interrupt" must keep interrupting the cell, not stop the server.
+        yield
+
+
+class LiveServer:
+    """One ASGI server on a free loopback port, started and stopped from async code.
+
+    `app` defaults to the tutorial project's ASGI application (config.asgi).
+    """
+
+    def __init__(self, app=None, *, startup_timeout: float = 10, shutdown_timeout: float = 10):
+        self.app = app
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.port: int | None = None
+        self._server: _LoopServer | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def url(self) -> str:
+        """The HTTP base URL, e.g. http://127.0.0.1:54321"""
+        return f"http://{HOST}:{self._require_port()}"
+
+    @property
+    def ws_url(self) -> str:
+        """The URL of the live post API, e.g. ws://127.0.0.1:54321/ws/"""
+        return f"ws://{HOST}:{self._require_port()}/ws/"
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> "LiveServer":
+        if self.running:
+            raise RuntimeError(f"The server is already running at {self.url}.")
+        app = self.app
+        if app is None:
+            from config.asgi import application as app
+        # Bind port 0 ourselves: the OS picks a free port, and nothing can take it
+        # between choosing and listening.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((HOST, 0))
+        self.port = listener.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan="off",  # Channels' ProtocolTypeRouter has no lifespan handler
+            ws="websockets-sansio",
+            log_level="warning",  # quiet: a log line would land in some later cell
+            access_log=False,
+            timeout_graceful_shutdown=self.shutdown_timeout,
+        )
+        self._server = _LoopServer(config)
+        self._task = asyncio.create_task(
+            self._server.serve(sockets=[listener]), name=f"LiveServer {HOST}:{self.port}"
+        )
+        ready = asyncio.create_task(self._server.ready.wait())
+        await asyncio.wait(
+            {ready, self._task},
+            timeout=self.startup_timeout,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not ready.done():
+            ready.cancel()
+            listener.close()
+            await self._stop_task()
+            raise RuntimeError("The server did not start; see the error above.")
+        return self
+
+    async def stop(self) -> None:
+        """Close every connection, stop listening and wait until all is done."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        await self._stop_task()
+
+    async def _stop_task(self):
+        task, self._task = self._task, None
+        try:
+            await asyncio.wait_for(task, timeout=self.shutdown_timeout + 5)
+        except (asyncio.CancelledError, SystemExit):
+            pass
+
+    def _require_port(self) -> int:
+        if self.port is None:
+            raise RuntimeError("The server has not been started: await server.start().")
+        return self.port
+
+    async def __aenter__(self) -> "LiveServer":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.stop()
+
+    def __repr__(self):
+        state = f"running at {self.url}" if self.running else "stopped"
+        return f"<LiveServer {state}>"
+
+
+async def start_server(app=None) -> LiveServer:
+    """Start a LiveServer and return it; `await server.stop()` when done."""
+    return await LiveServer(app).start()

@@ -1,0 +1,31 @@
+"""The ASGI application: Django's views over HTTP, the live post API over WebSocket.
+
+Run it with `manage.py runserver` (daphne's, for development) or with any ASGI server,
+for example `daphne config.asgi:application`.
+"""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Set Django up (apps, models) before anything below imports a model.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from social.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # The Origin check refuses handshakes started by pages on other sites
+        # (cross-site WebSocket hijacking); the auth stack puts the session's user
+        # into scope["user"].
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)
