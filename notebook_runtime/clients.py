@@ -43,7 +43,7 @@ class ApiSession:
         the reply to something sent with send_text()/send_json()."""
         if self._unclaimed:
             return self._unclaimed.popleft()
-        return await self._receive(timeout or self.timeout, "a message")
+        return await self._receive(timeout or self.timeout, "message")
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -54,7 +54,7 @@ class ApiSession:
         while True:
             remaining = max(deadline - loop.time(), 0)
             message = await self._receive(
-                remaining, f"the reply to {action!r} (request_id {request_id})"
+                remaining, f"reply to {action!r} (request_id {request_id})"
             )
             if (
                 isinstance(message, dict)

@@ -45,7 +45,10 @@ class ApiCommunicator(ApiSession):
         return message["text"]
 
     async def close(self) -> None:
-        await self.communicator.disconnect()
+        # Nothing to disconnect if the consumer has ended already, for instance
+        # because a receive timed out and WebsocketCommunicator cancelled it.
+        if not self.communicator.future.done():
+            await self.communicator.disconnect()
 
 
 async def communicate(user=None, application=None) -> ApiCommunicator:

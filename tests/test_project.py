@@ -1,0 +1,157 @@
+"""The Django project around the consumer: model, admin, sign-in, settings, command."""
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from channels.routing import ProtocolTypeRouter
+from channels.security.websocket import OriginValidator
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import override_settings
+from django.urls import Resolver404, clear_url_caches, resolve
+
+from social.models import Post
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "tutorial_project"
+
+
+@pytest.mark.django_db
+def test_post_body_is_required_and_at_most_256_characters(alice):
+    for body in ["", "x" * 257]:
+        with pytest.raises(ValidationError):
+            Post(author=alice, body=body).full_clean()
+    Post(author=alice, body="x" * 256).full_clean()
+
+
+def test_post_has_an_index_for_the_newest_first_listing():
+    (index,) = Post._meta.indexes
+    assert index.fields == ["-created_at", "-id"]
+
+
+@pytest.mark.django_db
+def test_migrations_are_committed():
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_posts_are_in_the_admin(admin_client, alice):
+    assert admin.site.is_registered(Post)
+    post = Post.objects.create(author=alice, body="hello #admin")
+    page = admin_client.get(f"/admin/social/post/{post.pk}/change/")
+    assert page.status_code == 200 and "hello #admin" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_dev_login_creates_the_user_and_signs_in(client, django_user_model):
+    response = client.get("/login/alice/")
+    assert response.status_code == 200
+    user = django_user_model.objects.get(username="alice")
+    assert response.json() == {"username": "alice", "user_id": user.pk}
+    assert not user.has_usable_password()
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert client.get("/login/alice/").json()["user_id"] == user.pk  # same user again
+
+
+@pytest.mark.django_db
+def test_dev_login_redirects_only_within_the_site(client):
+    assert client.get("/login/alice/?next=/admin/")["Location"] == "/admin/"
+    response = client.get("/login/alice/?next=https://evil.example/")
+    assert response.status_code == 200 and response.json()["username"] == "alice"
+
+
+@pytest.mark.django_db
+def test_dev_login_rejects_invalid_usernames(client, django_user_model):
+    response = client.get("/login/not%20valid!/")
+    assert response.status_code == 400
+    assert not django_user_model.objects.exists()
+
+
+@pytest.mark.django_db
+def test_dev_logout(client):
+    client.get("/login/alice/")
+    assert client.get("/logout/").json() == {"signed_in": False}
+    assert "_auth_user_id" not in client.session
+
+
+def test_dev_sign_in_is_routed_only_while_debug_is_on():
+    import config.urls
+
+    assert resolve("/login/alice/").url_name == "dev-login"
+    try:
+        with override_settings(DEBUG=False):
+            importlib.reload(config.urls)
+            clear_url_caches()
+            for url in ["/login/alice/", "/logout/"]:
+                with pytest.raises(Resolver404):
+                    resolve(url)
+    finally:
+        importlib.reload(config.urls)
+        clear_url_caches()
+    assert resolve("/login/alice/").url_name == "dev-login"
+
+
+def test_asgi_application_routes_websockets_through_origin_and_auth_checks():
+    from config.asgi import application
+
+    assert isinstance(application, ProtocolTypeRouter)
+    assert set(application.application_mapping) == {"http", "websocket"}
+    assert isinstance(application.application_mapping["websocket"], OriginValidator)
+
+
+def settings_in_a_fresh_process(**environ):
+    """Read settings as a new process with this environment would."""
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps({'debug': settings.DEBUG, 'hosts': settings.ALLOWED_HOSTS, "
+        "'layer': settings.CHANNEL_LAYERS['default'], "
+        "'db': settings.DATABASES['default']['NAME'], 'apps': settings.INSTALLED_APPS}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_DEBUG"}}
+    env.update(environ, DJANGO_SETTINGS_MODULE="config.settings")
+    output = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output)
+
+
+def test_settings_defaults_are_embedded():
+    settings = settings_in_a_fresh_process(SQLITE_PATH="")
+    assert settings["db"] == str(PROJECT_DIR / "db.sqlite3")
+    assert settings["debug"] is True
+    assert {"127.0.0.1", "localhost"} <= set(settings["hosts"])
+    assert settings["layer"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert settings["apps"][0] == "daphne"  # so runserver speaks WebSocket
+
+
+def test_settings_follow_the_environment():
+    settings = settings_in_a_fresh_process(
+        REDIS_URL="redis://127.0.0.1:6390/0", DJANGO_DEBUG="0", SQLITE_PATH="/tmp/x.sqlite3"
+    )
+    assert settings["debug"] is False
+    assert settings["layer"] == {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"]},
+    }
+    assert settings["db"] == "/tmp/x.sqlite3"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_is_safe_to_run_twice(django_user_model):
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    assert set(django_user_model.objects.values_list("username", flat=True)) == {
+        "alice",
+        "bob",
+        "carol",
+    }
+    assert Post.objects.count() == 5

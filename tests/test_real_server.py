@@ -1,0 +1,151 @@
+"""The main paths again over real TCP: the runtime's in-process server, and
+`manage.py runserver` (daphne) in its own process, as `make serve` runs it."""
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from notebook_runtime import connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "tutorial_project"
+
+
+async def check_main_paths(base_url):
+    """alice posts, edits and deletes; bob, anonymous and subscribed, sees it live."""
+    async with (
+        await connect(base_url, username="alice") as alice,
+        await connect(base_url) as bob,
+    ):
+        assert (await bob.request("subscribe_to_hashtag", hashtag="#Python"))[
+            "response_status"
+        ] == 201
+        created = await alice.request("create", data={"body": "Live from #python"})
+        assert created["response_status"] == 201
+        assert created["data"]["author"] == alice.user_id
+        pk = created["data"]["pk"]
+        assert await bob.next_message() == {
+            "action": "create",
+            "pk": pk,
+            "data": {"body": "Live from #python"},
+        }
+
+        listed = await bob.request("list", body_contains="live")
+        assert [post["pk"] for post in listed["data"]] == [pk]
+        assert (await bob.request("retrieve", pk=pk))["data"]["body"] == "Live from #python"
+        assert (await bob.request("create", data={"body": "nope"}))["response_status"] == 403
+
+        patched = await alice.request("patch", pk=pk, data={"body": "Edited #python"})
+        assert patched["response_status"] == 200
+        assert await bob.next_message() == {
+            "action": "update",
+            "pk": pk,
+            "data": {"body": "Edited #python"},
+        }
+        await alice.request("patch", pk=pk, data={"body": "No tag any more"})
+        assert await bob.next_message() == {"action": "delete", "pk": pk}
+        await alice.request("patch", pk=pk, data={"body": "Back to #python"})
+        assert (await bob.next_message())["action"] == "create"
+
+        assert (await alice.request("delete", pk=pk))["response_status"] == 204
+        assert await bob.next_message() == {"action": "delete", "pk": pk}
+
+
+async def test_main_paths_on_the_runtime_server(asgi_server):
+    await check_main_paths(asgi_server.url)
+
+
+async def test_someone_elses_post_is_404_over_the_wire(asgi_server):
+    async with (
+        await connect(asgi_server, username="alice") as alice,
+        await connect(asgi_server, username="bob") as bob,
+    ):
+        pk = (await alice.request("create", data={"body": "mine"}))["data"]["pk"]
+        assert (await bob.request("delete", pk=pk))["response_status"] == 404
+        assert (await bob.request("patch", pk=pk, data={"body": "x"}))["response_status"] == 404
+        assert (await alice.request("retrieve", pk=pk))["data"]["body"] == "mine"
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null"])
+async def test_handshake_from_another_site_is_refused(asgi_server, origin):
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(asgi_server, origin=origin)
+    assert refused.value.response.status_code == 403
+
+
+async def test_admin_is_served_over_http(asgi_server):
+    import urllib.request
+
+    import asyncio
+
+    def fetch():
+        with urllib.request.urlopen(f"{asgi_server.url}/admin/login/", timeout=10) as page:
+            return page.status, page.read().decode()
+
+    status, html = await asyncio.to_thread(fetch)
+    assert status == 200 and "Django administration" in html
+
+
+# manage.py runserver, as `make serve` runs it -----------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_listening(port, process, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"runserver exited: {process.stdout.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"runserver did not listen on {port} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def runserver(tmp_path_factory):
+    """`manage.py migrate` then `manage.py runserver --noreload`, with the venv's
+    python, on a database of its own."""
+    env = {
+        **os.environ,
+        "SQLITE_PATH": str(tmp_path_factory.mktemp("runserver") / "db.sqlite3"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    manage = [sys.executable, str(PROJECT_DIR / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True)
+    port = free_port()
+    process = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until_listening(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_main_paths_on_runserver(runserver):
+    await check_main_paths(runserver)
+
+
+async def test_runserver_refuses_other_origins(runserver):
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(runserver, origin="http://evil.example")
+    assert refused.value.response.status_code == 403

@@ -1,0 +1,112 @@
+"""The notebook runtime: a server that starts, stops and starts again on one loop
+leaving nothing behind, and the async/sync rules it explains."""
+import asyncio
+import socket
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
+from websockets.exceptions import ConnectionClosed
+
+from notebook_runtime import LiveServer, connect, setup_django, start_server
+from social.models import Post
+
+from .helpers import assert_no_event_before, create_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_start_stop_and_start_again_leaves_nothing_running():
+    tasks_before = asyncio.all_tasks()
+    ports = []
+    for _ in range(2):
+        server = await start_server()
+        ports.append(server.port)
+        assert server.running and port_is_open(server.port)
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert server.ws_url == f"ws://127.0.0.1:{server.port}/ws/"
+        async with await connect(server, username="alice") as client:
+            assert (await client.request("list"))["response_status"] == 200
+        await server.stop()
+        assert not server.running
+    assert not any(port_is_open(port) for port in ports)
+    assert asyncio.all_tasks() == tasks_before
+
+
+async def test_stop_closes_open_connections():
+    tasks_before = asyncio.all_tasks()
+    server = await start_server()
+    client = await connect(server)
+    await client.request("subscribe_to_list")
+    await server.stop()
+    with pytest.raises(ConnectionClosed):
+        await client.connection.recv()
+    assert asyncio.all_tasks() == tasks_before
+
+
+async def test_stop_is_idempotent_and_start_twice_is_an_error():
+    server = LiveServer()
+    with pytest.raises(RuntimeError, match="not been started"):
+        server.url
+    await server.stop()  # never started: nothing to do
+    async with server:
+        with pytest.raises(RuntimeError, match="already running"):
+            await server.start()
+    await server.stop()
+    assert repr(server) == "<LiveServer stopped>"
+
+
+def test_setup_django_is_idempotent():
+    first = setup_django()
+    assert setup_django() == first
+
+
+async def test_sync_orm_in_the_loop_thread_is_refused(alice):
+    with pytest.raises(SynchronousOnlyOperation):
+        Post.objects.create(author=alice, body="from a cell")
+
+
+async def test_allow_async_unsafe_stores_the_post_but_loses_its_event(
+    api, alice, monkeypatch
+):
+    """The trap the runtime's docstring describes, reproduced."""
+    watcher = await api()
+    await watcher.request("subscribe_to_list")
+    await watcher.request("subscribe_to_hashtag", hashtag="sentinel")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with pytest.raises(RuntimeError, match="You cannot use AsyncToSync in the same thread"):
+        Post.objects.create(author=alice, body="stored, never announced")
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE")
+    assert await Post.objects.filter(body="stored, never announced").aexists()
+    sentinel_pk = (await create_post(alice, "sentinel #sentinel")).pk
+    # The list subscription sees the sentinel (once per group); nothing came before it.
+    assert (await watcher.next_message())["pk"] == sentinel_pk
+
+
+async def test_sync_to_async_stores_the_post_and_sends_its_event(api, alice):
+    watcher = await api()
+    await watcher.request("subscribe_to_list")
+    post = await sync_to_async(Post.objects.create)(author=alice, body="announced")
+    assert await watcher.next_message() == {
+        "action": "create",
+        "pk": post.pk,
+        "data": {"body": "announced"},
+    }
+
+
+async def test_communicator_helpers_act_as_the_given_user(api, alice):
+    reply = await (await api(alice)).request("create", data={"body": "hi"})
+    assert reply["data"]["author"] == alice.pk
+    reply = await (await api()).request("create", data={"body": "hi"})
+    assert reply["response_status"] == 403
+
+
+async def test_request_times_out_with_a_clear_message(api):
+    session = await api()
+    with pytest.raises(TimeoutError, match=r"No message arrived within 0.05 s"):
+        await session.next_message(timeout=0.05)
