@@ -155,3 +155,22 @@ def test_seed_demo_is_safe_to_run_twice(django_user_model):
         "carol",
     }
     assert Post.objects.count() == 5
+
+
+def test_conda_environment_installs_the_same_pins():
+    import yaml
+
+    root = PROJECT_DIR.parent
+    environment = yaml.safe_load((root / "environment.yml").read_text())
+    (pip_section,) = [item for item in environment["dependencies"] if isinstance(item, dict)]
+    assert "-r requirements.txt" in pip_section["pip"]
+    python = next(dep for dep in environment["dependencies"] if str(dep).startswith("python="))
+    assert python.split("=")[1] in {"3.11", "3.12", "3.13"}
+    pins = [
+        line
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith((" ", "#"))
+    ]
+    assert all("==" in pin for pin in pins), "every requirement is pinned exactly"
+    assert any(pin.startswith("django==5.2.") for pin in pins)
+    assert "djangochannelsrestframework==1.3.0" in pins
