@@ -7,7 +7,7 @@
     alice = await connect(server, username="alice")
     reply = await alice.request("create", data={"body": "Hello #python"})
     await alice.close()
-    await server.stop()
+    await server.stop()                    # or: await cleanup(), which stops everything
 
 Why it works in a notebook: IPython runs each cell's top-level ``await`` on the
 kernel's own asyncio event loop, and that loop keeps running between cells. The
@@ -25,19 +25,26 @@ use AsyncToSync in the same thread as an async event loop"), so the event is los
 Write ``await sync_to_async(Post.objects.create)(...)`` instead: the ORM runs in a
 worker thread, and the event is sent back on the kernel's loop.
 """
-from .clients import ApiSession, WebSocketClient, connect, sign_in
+from .cleanup import cleanup
+from .clients import ApiSession, WebSocketClient, connect
 from .communicator import ApiCommunicator, communicate
-from .django_setup import setup_django
-from .server import LiveServer, start_server
+from .django_setup import run_sync, setup_django
+from .http import HttpSession
+from .server import LiveServer, application_for, start_server
+from .testing import run_pytest
 
 __all__ = [
     "ApiCommunicator",
     "ApiSession",
+    "HttpSession",
     "LiveServer",
     "WebSocketClient",
+    "application_for",
+    "cleanup",
     "communicate",
     "connect",
+    "run_pytest",
+    "run_sync",
     "setup_django",
-    "sign_in",
     "start_server",
 ]

@@ -8,11 +8,15 @@ ApiCommunicator (communicator.py) over Channels' WebsocketCommunicator.
 """
 import asyncio
 import json
-import urllib.request
 from collections import deque
-from http.cookies import SimpleCookie
 
 from websockets.asyncio.client import connect as websocket_connect
+
+from .http import HttpSession
+
+# Clients not yet closed, so that cleanup() can close what a notebook left open,
+# even a client the notebook kept no variable for.
+open_sessions: "set[ApiSession]" = set()
 
 
 class ApiSession:
@@ -23,6 +27,7 @@ class ApiSession:
     def __init__(self):
         self._last_request_id = 0
         self._unclaimed: deque = deque()
+        open_sessions.add(self)
 
     async def request(self, action: str, *, timeout: float | None = None, **params) -> dict:
         """Send {"action": action, "request_id": <new id>, **params}; return the reply."""
@@ -46,6 +51,10 @@ class ApiSession:
         return await self._receive(timeout or self.timeout, "message")
 
     async def close(self) -> None:
+        open_sessions.discard(self)
+        await self._close()
+
+    async def _close(self) -> None:
         raise NotImplementedError
 
     async def _reply_to(self, request_id, action, timeout):
@@ -96,33 +105,12 @@ class WebSocketClient(ApiSession):
     async def _receive_text(self, timeout: float) -> str:
         return await asyncio.wait_for(self.connection.recv(), timeout)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         await self.connection.close()
 
     def __repr__(self):
         who = self.username or "anonymous"
         return f"<WebSocketClient {who} {self.connection.state.name.lower()}>"
-
-
-async def sign_in(base_url: str, username: str) -> tuple[str, dict]:
-    """Sign in through the development sign-in view.
-
-    Returns the Cookie header value that carries the session, and the view's
-    answer ({"username": ..., "user_id": ...}).
-    """
-    url = f"{_http_url(base_url)}/login/{username}/"
-
-    def fetch():
-        with urllib.request.urlopen(url, timeout=10) as response:
-            cookies = SimpleCookie()
-            for header in response.headers.get_all("Set-Cookie", []):
-                cookies.load(header)
-            return cookies, json.load(response)
-
-    # In a thread: the server may be running on this very event loop.
-    cookies, answer = await asyncio.to_thread(fetch)
-    cookie_header = "; ".join(f"{name}={morsel.value}" for name, morsel in cookies.items())
-    return cookie_header, answer
 
 
 async def connect(
@@ -138,8 +126,9 @@ async def connect(
     headers = {}
     user_id = None
     if username is not None:
-        headers["Cookie"], answer = await sign_in(base_url, username)
-        user_id = answer["user_id"]
+        http = HttpSession(base_url)
+        user_id = (await http.sign_in(username))["user_id"]
+        headers["Cookie"] = http.cookie_header()
     connection = await websocket_connect(
         "ws" + base_url.removeprefix("http") + path,
         origin=origin or base_url,

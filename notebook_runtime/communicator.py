@@ -44,7 +44,7 @@ class ApiCommunicator(ApiSession):
             raise ConnectionError(f"The consumer closed the connection: {message}")
         return message["text"]
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         # Nothing to disconnect if the consumer has ended already, for instance
         # because a receive timed out and WebsocketCommunicator cancelled it.
         if not self.communicator.future.done():

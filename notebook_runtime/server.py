@@ -14,6 +14,9 @@ import uvicorn
 
 HOST = "127.0.0.1"
 
+# Servers still running, so that cleanup() can stop what a notebook left running.
+running_servers: "set[LiveServer]" = set()
+
 
 class _LoopServer(uvicorn.Server):
     """uvicorn's Server, minus what only suits a server that owns its process."""
@@ -33,14 +36,44 @@ class _LoopServer(uvicorn.Server):
         yield
 
 
+def application_for(consumer):
+    """The project's ASGI application with `consumer` at /ws/ in place of
+    LivePostConsumer: the same stack as config/asgi.py, so a consumer written in a
+    notebook is served exactly as the finished one is."""
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+    from django.core.asgi import get_asgi_application
+    from django.urls import re_path
+
+    return ProtocolTypeRouter(
+        {
+            "http": get_asgi_application(),
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(URLRouter([re_path(r"^ws/$", consumer.as_asgi())]))
+            ),
+        }
+    )
+
+
 class LiveServer:
     """One ASGI server on a free loopback port, started and stopped from async code.
 
-    `app` defaults to the tutorial project's ASGI application (config.asgi).
+    Serves `app`, or the project's application with `consumer` at /ws/, or by
+    default the finished project (config.asgi).
     """
 
-    def __init__(self, app=None, *, startup_timeout: float = 10, shutdown_timeout: float = 10):
-        self.app = app
+    def __init__(
+        self,
+        app=None,
+        *,
+        consumer=None,
+        startup_timeout: float = 10,
+        shutdown_timeout: float = 10,
+    ):
+        if app is not None and consumer is not None:
+            raise TypeError("Pass an ASGI app or a consumer, not both.")
+        self.app = application_for(consumer) if consumer is not None else app
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self.port: int | None = None
@@ -95,6 +128,7 @@ class LiveServer:
             listener.close()
             await self._stop_task()
             raise RuntimeError("The server did not start; see the error above.")
+        running_servers.add(self)
         return self
 
     async def stop(self) -> None:
@@ -105,6 +139,7 @@ class LiveServer:
         await self._stop_task()
 
     async def _stop_task(self):
+        running_servers.discard(self)
         task, self._task = self._task, None
         try:
             await asyncio.wait_for(task, timeout=self.shutdown_timeout + 5)
@@ -117,7 +152,8 @@ class LiveServer:
         return self.port
 
     async def __aenter__(self) -> "LiveServer":
-        return await self.start()
+        # Both `async with LiveServer()` and `async with await start_server()` work.
+        return self if self.running else await self.start()
 
     async def __aexit__(self, *exc_info) -> None:
         await self.stop()
@@ -127,6 +163,6 @@ class LiveServer:
         return f"<LiveServer {state}>"
 
 
-async def start_server(app=None) -> LiveServer:
+async def start_server(app=None, *, consumer=None) -> LiveServer:
     """Start a LiveServer and return it; `await server.stop()` when done."""
-    return await LiveServer(app).start()
+    return await LiveServer(app, consumer=consumer).start()

@@ -6,7 +6,7 @@ import socket
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from notebook_runtime import LiveServer, connect, setup_django, start_server
 from social.models import Post
@@ -110,3 +110,81 @@ async def test_request_times_out_with_a_clear_message(api):
     session = await api()
     with pytest.raises(TimeoutError, match=r"No message arrived within 0.05 s"):
         await session.next_message(timeout=0.05)
+
+
+async def test_server_serves_a_consumer_written_elsewhere():
+    """start_server(consumer=...) wraps any consumer in the project's ASGI stack."""
+    from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+    class Echo(AsyncJsonWebsocketConsumer):
+        async def receive_json(self, content, **kwargs):
+            user = self.scope["user"]
+            await self.send_json({"echo": content, "user": user.username or None})
+
+    async with await start_server(consumer=Echo) as server:
+        async with await connect(server, username="alice") as client:
+            await client.send_json({"hello": 1})
+            assert await client.next_message() == {"echo": {"hello": 1}, "user": "alice"}
+        with pytest.raises(InvalidStatus):
+            await connect(server, origin="http://evil.example")
+
+
+async def test_an_edit_in_the_admin_reaches_subscribers(asgi_server, django_user_model):
+    from notebook_runtime import HttpSession
+
+    admin_user = await django_user_model.objects.acreate(
+        username="admin", is_staff=True, is_superuser=True
+    )
+    post = await create_post(admin_user, "typo #news")
+    async with await connect(asgi_server) as watcher:
+        await watcher.request("subscribe_to_hashtag", hashtag="news")
+        browser = HttpSession(asgi_server.url)
+        await browser.sign_in("admin")
+        change_page = f"/admin/social/post/{post.pk}/change/"
+        status, _ = await browser.get(change_page)
+        assert status == 200
+        status, _ = await browser.post_form(
+            change_page, {"author": admin_user.pk, "body": "fixed #news", "_save": "Save"}
+        )
+        assert status == 200  # redirected to the change list
+        assert await watcher.next_message() == {
+            "action": "update",
+            "pk": post.pk,
+            "data": {"body": "fixed #news"},
+        }
+
+
+async def test_cleanup_closes_clients_and_stops_servers():
+    from notebook_runtime import cleanup
+
+    tasks_before = asyncio.all_tasks()
+    server = await start_server()
+    await connect(server)
+    await connect(server, username="alice")
+    assert await cleanup() == "Closed 2 connection(s) and stopped 1 server(s)."
+    assert not server.running and not port_is_open(server.port)
+    assert asyncio.all_tasks() == tasks_before
+    assert await cleanup() == "Closed 0 connection(s) and stopped 0 server(s)."
+
+
+def test_run_pytest_reports_passes_and_failures(capsys):
+    from notebook_runtime import run_pytest
+
+    source = '''
+import pytest
+from notebook_runtime import communicate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+async def test_anonymous_may_list():
+    async with await communicate() as api:
+        assert (await api.request("list"))["response_status"] == 200
+
+async def test_anonymous_may_create():
+    async with await communicate() as api:
+        assert (await api.request("create", data={"body": "x"}))["response_status"] == 201
+'''
+    assert run_pytest(source) == 1
+    report = capsys.readouterr().out
+    assert "1 failed, 1 passed" in report
+    assert "test_anonymous_may_create" in report
