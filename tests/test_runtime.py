@@ -46,6 +46,7 @@ async def test_stop_closes_open_connections():
     await server.stop()
     with pytest.raises(ConnectionClosed):
         await client.connection.recv()
+    await client.close()
     assert asyncio.all_tasks() == tasks_before
 
 
