@@ -1,6 +1,9 @@
 """Drive LivePostConsumer through Channels' WebsocketCommunicator: no server, no
 network, the consumer called directly with the scope we choose. The fastest way to
 test a consumer, and the way notebook 06 teaches."""
+import asyncio
+from asyncio import FIRST_COMPLETED
+
 from channels.testing import WebsocketCommunicator
 
 from .clients import ApiSession
@@ -37,9 +40,18 @@ class ApiCommunicator(ApiSession):
         await self.communicator.send_to(bytes_data=data)
 
     async def _receive_text(self, timeout: float) -> str:
-        # receive_output re-raises an exception that crashed the consumer; on a
-        # timeout it cancels the consumer, which is over by then anyway.
-        message = await self.communicator.receive_output(timeout)
+        # Not WebsocketCommunicator.receive_output(timeout): when its timeout expires
+        # it cancels the consumer, and the connection is lost for later requests.
+        consumer = self.communicator.future
+        output = asyncio.ensure_future(self.communicator.output_queue.get())
+        await asyncio.wait({output, consumer}, timeout=timeout, return_when=FIRST_COMPLETED)
+        if not output.done():
+            output.cancel()
+            if consumer.done():
+                consumer.result()  # re-raise the exception that ended the consumer
+                raise ConnectionError("The consumer has ended.")
+            raise TimeoutError
+        message = output.result()
         if message["type"] == "websocket.close":
             raise ConnectionError(f"The consumer closed the connection: {message}")
         return message["text"]

@@ -161,6 +161,7 @@ async def test_article_serializer_compares_an_enum_with_a_string(alice):
 
 
 async def test_article_unsubscribe_without_request_id_is_a_no_op(alice):
+    """Until an event has arrived on it: delivering one makes DCRF record the group."""
     session = await article_api()
     await session.request("subscribe_to_hashtag", hashtag="python")
     reply = await session.request("unsubscribe_from_hashtag", hashtag="python")

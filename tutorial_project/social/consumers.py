@@ -37,10 +37,11 @@ from .serializers import HashtagSubscriptionSerializer, PostSerializer
 # The feed shows at most this many posts, newest first.
 LIST_LIMIT = 500
 
-# DCRF removes a connection from a group on unsubscribe only if the subscription
-# was recorded under a request_id; one made without (as in the source article) is
-# never removed, silently. Events here carry no request_id, so every subscription
-# is recorded under this one key, whatever the client sent.
+# DCRF removes a connection from a group on unsubscribe only if it has a record
+# of the subscription: one made with a request_id, or one that has received an
+# event. Unsubscribing from a subscription made without a request_id (as in the
+# source article) before any event arrived silently does nothing. Events here
+# carry no request_id, so every subscription is recorded under this one key.
 SUBSCRIBED = "subscribed"
 
 ALL_POSTS_GROUP = "-all"
