@@ -10,7 +10,7 @@ MANAGE := $(BIN)/python tutorial_project/manage.py
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test serve install migrate lock clean
+.PHONY: lab test serve install migrate exercises check lock clean
 
 lab: migrate
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
@@ -20,6 +20,15 @@ test: migrate
 
 serve: migrate
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+# Regenerate exercises/ from solutions/ (the single source) and store fresh outputs.
+exercises: install
+	$(BIN)/python -m notebook_runtime.exercise_notebooks generate
+
+# Run your exercise notebook and report its checks: make check NB=exercises/04-hashtags.ipynb
+check: migrate
+	@test -n "$(NB)" || { echo "Usage: make check NB=exercises/04-hashtags.ipynb"; exit 2; }
+	$(BIN)/python -m notebook_runtime.exercise_notebooks check $(NB)
 
 migrate: install
 	$(MANAGE) migrate --noinput

@@ -27,7 +27,7 @@ async def check_newest_bodies(newest_bodies) -> Verdict:
                     return
                 got = await got
                 check.expect(
-                    f"newest_bodies({n}) returns the {n} newest bodies, newest first",
+                    f"newest_bodies({n}) returns the newest {n} bod{'ies' if n > 1 else 'y'}, newest first",
                     sent=f"await newest_bodies({n})",
                     expected=expected,
                     got=got if isinstance(got, list) else repr(got),
