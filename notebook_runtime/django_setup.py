@@ -1,9 +1,7 @@
 """Set Django up inside a Jupyter kernel (or any Python process) in one call."""
-import atexit
 import os
-import shutil
+import sqlite3
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,12 +9,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent / "tutorial_project"
 SETTINGS_MODULE = "config.settings"
 
 
-def setup_django(database: str | Path | None = None, *, migrate: bool = True) -> Path:
-    """Configure Django for the tutorial project and return the database path.
+def setup_django(database: str | Path | None = None, *, migrate: bool = True) -> str:
+    """Configure Django for the tutorial project; return the database's name.
 
-    With no `database`, each process gets a fresh, empty SQLite file that is removed
-    when the process ends: a notebook starts from the same state every run, and
-    never touches the database `make serve` uses. Pass a path to use that file.
+    With no `database`, the process gets a fresh, empty SQLite database in memory:
+    a notebook starts from the same state every run, never touches the database
+    `make serve` uses, and leaves nothing behind when its kernel stops, even when
+    the kernel is killed. Pass a file path to use that file instead.
     Calling it again in the same process returns the database already in use.
     """
     import django
@@ -25,18 +24,18 @@ def setup_django(database: str | Path | None = None, *, migrate: bool = True) ->
     if apps.ready:
         from django.conf import settings
 
-        return Path(settings.DATABASES["default"]["NAME"])
+        return str(settings.DATABASES["default"]["NAME"])
 
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
     if database is None:
-        database = _temporary_database()
+        database = _in_memory_database()
     os.environ["SQLITE_PATH"] = str(database)
     django.setup()
     if migrate:
         run_sync(_migrate)
-    return Path(database)
+    return str(database)
 
 
 def run_sync(function, *args, **kwargs):
@@ -65,7 +64,15 @@ def _migrate():
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def _temporary_database() -> Path:
-    directory = tempfile.mkdtemp(prefix="workbook-db-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    return Path(directory) / "db.sqlite3"
+# Keeps the in-memory database alive: SQLite drops a shared in-memory database
+# when its last connection closes, and Django's connections come and go with threads.
+_keeper: sqlite3.Connection | None = None
+
+
+def _in_memory_database() -> str:
+    """A shared-cache in-memory SQLite database: every thread of this process sees
+    the same data, and it disappears with the process."""
+    global _keeper
+    name = f"file:workbook-{os.getpid()}?mode=memory&cache=shared"
+    _keeper = sqlite3.connect(name, uri=True, check_same_thread=False)
+    return name
