@@ -4,6 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from .support import (
+    action_and_pk,
     checker_users,
     create_post,
     events_until_sentinel,
@@ -31,7 +32,7 @@ async def check_hashtag_groups(groups_for_signal, groups_for_consumer) -> Verdic
                     'a subscriber to "python" receives a post with #Python',
                     sent='subscribe hashtag="python", then a post "Hello #Python"',
                     expected=create_event(post),
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="groups_for_signal must yield, for each tag in the body, exactly the "
                     "name groups_for_consumer yields for that tag (compare them lower-cased "
                     "with hashtags_in and parse_hashtag).",
@@ -43,7 +44,7 @@ async def check_hashtag_groups(groups_for_signal, groups_for_consumer) -> Verdic
                     "a post without the tag sends that subscriber nothing",
                     sent='a post "Only #django here", then one with #python',
                     expected=create_event(sentinel),
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="Yield one group per hashtag in the post, not a group every post shares.",
                 )
                 await bob.request("subscribe", hashtag="#Café")
@@ -53,7 +54,7 @@ async def check_hashtag_groups(groups_for_signal, groups_for_consumer) -> Verdic
                     'a subscriber to "#Café" receives a post with #café',
                     sent='subscribe hashtag="#Café", then a post "un #café"',
                     expected=create_event(post),
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="Accept the tag with or without '#', and use the Unicode rule: "
                     "hashtags_in(body) and parse_hashtag(tag) from social.hashtags.",
                 )
@@ -82,7 +83,7 @@ async def check_follow_list(consumer_class) -> Verdict:
                 "after subscribe_to_list, a post without hashtags arrives",
                 sent='a post "no hashtag at all"',
                 expected=create_event(post),
-                got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                got=action_and_pk(event),
                 hint="Subscribe with all_posts=True, so the consumer joins the '-all' group "
                 "that groups_for_signal yields for every post.",
             )
@@ -129,7 +130,7 @@ async def check_author_groups(groups_for_signal, groups_for_consumer) -> Verdict
                     "a follower of alice receives alice's post, and not bob's before it",
                     sent="subscribe author_id=<alice>, then a post by bob, then one by alice",
                     expected=create_event(post),
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="Yield a group named after instance.author_id; the consumer side "
                     "yields the same name for the author_id it is given.",
                 )

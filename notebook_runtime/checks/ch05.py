@@ -4,7 +4,14 @@ from djangochannelsrestframework.observer.model_observer import Action
 
 from social.hashtags import hashtags_in, parse_hashtag
 
-from .support import checker_users, create_post, next_event, probe_consumer, sessions
+from .support import (
+    action_and_pk,
+    checker_users,
+    create_post,
+    next_event,
+    probe_consumer,
+    sessions,
+)
 from .verdict import Verdict, run
 
 
@@ -93,7 +100,7 @@ async def check_mentions(groups_for_signal, groups_for_consumer) -> Verdict:
                     "the mentioned user receives the post (usernames compare without case)",
                     sent='carol posts "Hi @checker_Bob, see this"',
                     expected={"action": "create", "pk": post.pk},
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="Yield a group per @name in the body (lower-cased), and the same name "
                     "for the connection's user in groups_for_consumer.",
                 )
@@ -103,7 +110,7 @@ async def check_mentions(groups_for_signal, groups_for_consumer) -> Verdict:
                     "a user who is not mentioned receives nothing",
                     sent="the post above, then one that mentions alice",
                     expected={"action": "create", "pk": sentinel.pk},
-                    got=event if event is None else {k: event.get(k) for k in ("action", "pk")},
+                    got=action_and_pk(event),
                     hint="Only the mentioned users' groups: no group every user joins.",
                 )
 

@@ -56,6 +56,11 @@ async def next_event(session):
         return None
 
 
+def action_and_pk(event):
+    """What matters of an event for most checks (None if no event arrived)."""
+    return event if event is None else {key: event.get(key) for key in ("action", "pk")}
+
+
 async def events_until_sentinel(session, author, subscribe=None):
     """Publish a post tagged #checkersentinel and return every message that arrived
     before its event: proof, without sleeping, of what else was sent.
