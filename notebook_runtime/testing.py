@@ -33,8 +33,9 @@ def run_pytest(source: str, *args: str, timeout: float = 120) -> int:
         )
         (directory / "test_notebook.py").write_text(source)
         env = {k: v for k, v in os.environ.items() if k != "SQLITE_PATH"}
+        env["COLUMNS"] = "80"  # the report's layout, the same in every terminal
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "--no-header", "-p", "no:cacheprovider",
+            [sys.executable, "-m", "pytest", "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
              "-p", "no:nbval", *args],
             cwd=directory,
             env=env,
