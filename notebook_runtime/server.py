@@ -68,6 +68,7 @@ class LiveServer:
         app=None,
         *,
         consumer=None,
+        port: int = 0,
         startup_timeout: float = 10,
         shutdown_timeout: float = 10,
     ):
@@ -76,6 +77,7 @@ class LiveServer:
         self.app = application_for(consumer) if consumer is not None else app
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.requested_port = port
         self.port: int | None = None
         self._server: _LoopServer | None = None
         self._task: asyncio.Task | None = None
@@ -100,10 +102,13 @@ class LiveServer:
         app = self.app
         if app is None:
             from config.asgi import application as app
-        # Bind port 0 ourselves: the OS picks a free port, and nothing can take it
-        # between choosing and listening.
+        app = _with_static_files(app)
+        # Bind ourselves: with port 0 the OS picks a free port, and nothing can take
+        # it between choosing and listening. SO_REUSEADDR lets a server restart on
+        # the port it had a moment ago (clients reconnecting to the same URL).
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind((HOST, 0))
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((HOST, self.requested_port))
         self.port = listener.getsockname()[1]
         config = uvicorn.Config(
             app,
@@ -163,6 +168,15 @@ class LiveServer:
         return f"<LiveServer {state}>"
 
 
-async def start_server(app=None, *, consumer=None) -> LiveServer:
-    """Start a LiveServer and return it; `await server.stop()` when done."""
-    return await LiveServer(app, consumer=consumer).start()
+def _with_static_files(app):
+    """Serve static files in development, as runserver does."""
+    from django.conf import settings
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    return ASGIStaticFilesHandler(app) if settings.DEBUG else app
+
+
+async def start_server(app=None, *, consumer=None, port: int = 0) -> LiveServer:
+    """Start a LiveServer and return it; `await server.stop()` when done.
+    `port` 0 (the default) picks a free one."""
+    return await LiveServer(app, consumer=consumer, port=port).start()

@@ -6,6 +6,7 @@ from django.urls import path
 from social import views
 
 urlpatterns = [
+    path("", views.feed, name="feed"),
     path("admin/", admin.site.urls),
 ]
 

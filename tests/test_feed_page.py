@@ -1,0 +1,146 @@
+"""The live feed page in a real headless Chromium (Playwright), against the
+in-process server: two users, live posts, edits, deletes, text-only bodies, and
+reconnection after the server restarts."""
+import os
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from notebook_runtime import LiveServer
+from notebook_runtime.browser import INSTALL_HINT, launch_chromium
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIVE = 2000  # ms: how soon a post must appear on another user's page
+
+
+@pytest.fixture
+async def browser():
+    async with async_playwright() as playwright:
+        try:
+            chromium = await launch_chromium(playwright)
+        except RuntimeError:
+            if os.environ.get("CI"):
+                raise  # CI installs Chromium: a missing browser is a failure there
+            pytest.skip(INSTALL_HINT)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, asgi_server):
+    """Open the feed signed in as `username` (None: a guest), each in its own
+    browser context (its own cookies), waiting until the page is live."""
+
+    async def open_as(username=None, server=asgi_server):
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
+        target = f"/login/{username}/?next=/" if username else "/"
+        await page.goto(server.url + target)
+        await expect(page.locator("#status")).to_have_attribute("data-state", "live")
+        return page
+
+    return open_as
+
+
+async def post_from(page, body):
+    await page.fill("#compose-body", body)
+    await page.click("#compose button")
+    await expect(page.locator("#compose-body")).to_have_value("")
+
+
+async def follow(page, tag):
+    await page.fill("#filter-tag", tag)
+    await page.click("#add-filter button")
+    await expect(page.locator("#filter-list")).to_contain_text(tag)
+
+
+def post_on(page, text):
+    return page.locator("#feed .post .body", has_text=text)
+
+
+async def test_subscriber_sees_a_post_live(open_page):
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await follow(bob, "#python")
+    await post_from(alice, "Not for bob #django")
+    await post_from(alice, "Hello #python")
+    await expect(post_on(bob, "Hello #python")).to_be_visible(timeout=LIVE)
+    await expect(post_on(bob, "Not for bob")).to_have_count(0)
+    await expect(post_on(alice, "Not for bob")).to_be_visible()  # alice follows every post
+
+
+async def test_the_limit_is_shown_as_you_type(open_page):
+    alice = await open_page("alice")
+    await alice.fill("#compose-body", "Hello")
+    await expect(alice.locator("#compose-count")).to_have_text("5 / 256")
+    await alice.fill("#compose-body", "x" * 300)  # the textarea stops at the limit
+    await expect(alice.locator("#compose-count")).to_have_text("256 / 256")
+
+
+async def test_edits_and_deletes_reach_other_pages(open_page):
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await post_from(alice, "First draft")
+    await expect(post_on(bob, "First draft")).to_be_visible(timeout=LIVE)
+    await expect(bob.locator("#feed .post .edit")).to_have_count(0)  # not bob's post
+
+    mine = alice.locator("#feed .post", has_text="First draft")
+    await mine.locator(".edit").click()
+    await alice.fill("#feed .post .edit-body", "Final version")
+    await alice.click("#feed .post .save")
+    await expect(post_on(bob, "Final version")).to_be_visible(timeout=LIVE)
+
+    await alice.locator("#feed .post", has_text="Final version").locator(".delete").click()
+    await expect(bob.locator("#feed .post")).to_have_count(0, timeout=LIVE)
+
+
+async def test_clicking_a_tag_follows_it(open_page):
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await post_from(alice, "Try #Django today")
+    await bob.locator("#feed .post .tag", has_text="#Django").click()
+    await expect(bob.locator("#filter-list")).to_contain_text("#django")
+    await post_from(alice, "Unrelated")
+    await post_from(alice, "More #django")
+    await expect(post_on(bob, "More #django")).to_be_visible(timeout=LIVE)
+    await expect(post_on(bob, "Unrelated")).to_have_count(0)
+
+
+async def test_post_bodies_are_text_never_html(open_page):
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    dialogs = []
+    bob.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    attack = '<img src=x onerror="window.pwned = true; alert(1)"> <b>bold</b>'
+    await post_from(alice, attack)
+    await expect(post_on(bob, "<img src=x")).to_have_text(attack, timeout=LIVE)
+    assert await bob.locator("#feed img, #feed b").count() == 0
+    assert await bob.evaluate("window.pwned") is None
+    assert dialogs == []
+
+
+async def test_page_reconnects_restores_its_subscription_and_refreshes(open_page, asgi_server):
+    from asgiref.sync import sync_to_async
+    from django.contrib.auth import get_user_model
+
+    from social.models import Post
+
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await follow(bob, "#python")
+
+    port = asgi_server.port
+    await asgi_server.stop()
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
+    author = await get_user_model().objects.aget(username="alice")
+    await sync_to_async(Post.objects.create)(author=author, body="Written while you were away #python")
+
+    async with LiveServer(port=port):
+        await expect(bob.locator("#status")).to_have_attribute("data-state", "live", timeout=10_000)
+        await expect(post_on(bob, "while you were away")).to_be_visible()  # refreshed
+        await expect(alice.locator("#status")).to_have_attribute("data-state", "live", timeout=10_000)
+        await post_from(alice, "Back online #python")
+        await expect(post_on(bob, "Back online")).to_be_visible(timeout=LIVE)
+        await expect(bob.locator("#filter-list")).to_contain_text("#python")

@@ -1,0 +1,291 @@
+// The live feed page: one WebSocket to /ws/, speaking the same JSON protocol as the
+// notebooks. Plain JavaScript, no build step: read it top to bottom.
+"use strict";
+
+// ---------------------------------------------------------------------------
+// LiveClient: requests matched to replies by request_id, events handed to a
+// callback, and automatic reconnection with a growing delay.
+
+class LiveClient {
+  constructor(url, { onEvent, onOpen, onStatus }) {
+    this.url = url;
+    this.onEvent = onEvent;
+    this.onOpen = onOpen;
+    this.onStatus = onStatus;
+    this.nextRequestId = 1;
+    this.pending = new Map(); // request_id -> {resolve, reject}
+    this.retryDelay = 1000;
+    this.connect();
+  }
+
+  connect() {
+    this.onStatus("connecting", "connecting");
+    this.socket = new WebSocket(this.url);
+    this.socket.addEventListener("open", () => {
+      this.retryDelay = 1000;
+      this.onStatus("live", "live");
+      this.onOpen();
+    });
+    this.socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    this.socket.addEventListener("close", () => this.reconnectLater());
+  }
+
+  reconnectLater() {
+    for (const { reject } of this.pending.values()) reject(new Error("connection lost"));
+    this.pending.clear();
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(delay * 2, 15000);
+    this.onStatus("reconnecting", `reconnecting in ${delay / 1000} s`);
+    setTimeout(() => this.connect(), delay);
+  }
+
+  // Send {action, request_id, ...params}; resolve with the reply's data, or reject
+  // with its errors when response_status is not 2xx.
+  request(action, params = {}) {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new Error("not connected"));
+    }
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(requestId, { resolve, reject });
+      this.socket.send(JSON.stringify({ action, request_id: requestId, ...params }));
+    });
+  }
+
+  receive(message) {
+    if (!("response_status" in message)) {
+      this.onEvent(message); // {"action": "create" | "update" | "delete", "pk": ..., "data"?: ...}
+      return;
+    }
+    const waiting = this.pending.get(message.request_id);
+    if (!waiting) return;
+    this.pending.delete(message.request_id);
+    if (message.response_status < 300) {
+      waiting.resolve(message.data);
+    } else {
+      waiting.reject(new Error(describeErrors(message.errors)));
+    }
+  }
+}
+
+function describeErrors(errors) {
+  return errors
+    .map((error) => (typeof error === "string" ? error : Object.values(error).flat().join(" ")))
+    .join(" ");
+}
+
+// ---------------------------------------------------------------------------
+// Hashtags: the same rule as social/hashtags.py ('#' then Unicode letters,
+// digits or underscores; compared without case).
+
+const HASHTAG = /#([\p{L}\p{N}_]+)/gu;
+
+function normalizeTag(tag) {
+  return tag.replace(/^#/, "").normalize("NFC").toLowerCase();
+}
+
+function hashtagsIn(text) {
+  return new Set([...text.normalize("NFC").matchAll(HASHTAG)].map((match) => normalizeTag(match[1])));
+}
+
+// ---------------------------------------------------------------------------
+// The page's state: posts by pk, and the hashtags followed (none: every post).
+
+const config = JSON.parse(document.getElementById("feed-config").textContent);
+const posts = new Map();
+const followed = new Set();
+const feed = document.getElementById("feed");
+
+const client = new LiveClient(config.websocketUrl || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`, {
+  onOpen: () => restoreSubscriptions().then(refreshFeed).catch(showProblem),
+  onEvent: applyEvent,
+  onStatus: (state, text) => {
+    const status = document.getElementById("status");
+    status.dataset.state = state;
+    status.textContent = text;
+  },
+});
+
+// On every (re)connection: the server forgot this connection's subscriptions.
+async function restoreSubscriptions() {
+  if (followed.size === 0) {
+    await client.request("subscribe_to_list");
+  }
+  for (const tag of followed) {
+    await client.request("subscribe_to_hashtag", { hashtag: tag });
+  }
+}
+
+async function refreshFeed() {
+  const newest = await client.request("list");
+  posts.clear();
+  for (const post of newest) {
+    if (isShown(post)) posts.set(post.pk, post);
+  }
+  render();
+}
+
+function isShown(post) {
+  if (followed.size === 0) return true;
+  return [...hashtagsIn(post.body)].some((tag) => followed.has(tag));
+}
+
+// Events carry the body but not the author or time: fetch a post we have not seen.
+// A post that matches two followed tags arrives twice: the Map keeps one.
+async function applyEvent(event) {
+  if (event.action === "delete") {
+    posts.delete(event.pk);
+  } else if (posts.has(event.pk)) {
+    posts.get(event.pk).body = event.data.body;
+  } else {
+    try {
+      const post = await client.request("retrieve", { pk: event.pk });
+      posts.set(post.pk, post);
+    } catch (error) {
+      return; // deleted meanwhile
+    }
+  }
+  render();
+}
+
+// ---------------------------------------------------------------------------
+// Rendering. Post bodies are always text (textContent, text nodes), never HTML.
+
+function render() {
+  const newestFirst = [...posts.values()].sort((a, b) =>
+    a.created_at === b.created_at ? b.pk - a.pk : a.created_at < b.created_at ? 1 : -1,
+  );
+  feed.replaceChildren(...newestFirst.map(renderPost));
+  const summary = document.getElementById("filter-summary");
+  summary.textContent =
+    followed.size === 0 ? "Showing every post, live." : "Showing posts with the hashtags below, live.";
+  document.getElementById("filter-list").replaceChildren(
+    ...[...followed].map((tag) => {
+      const item = document.createElement("li");
+      const button = element("button", `#${tag} ✕`, { title: "Stop following" });
+      button.dataset.tag = tag;
+      button.addEventListener("click", () => unfollow(tag).catch(showProblem));
+      item.append(button);
+      return item;
+    }),
+  );
+}
+
+function renderPost(post) {
+  const item = element("li", null, { className: "post" });
+  item.dataset.pk = post.pk;
+  const mine = post.author === config.userId;
+  const when = new Date(post.created_at).toLocaleString();
+  item.append(element("div", `${mine ? "you" : `user ${post.author}`} · ${when}`, { className: "meta" }));
+  const body = element("p", null, { className: "body" });
+  body.append(...bodyWithTags(post.body));
+  item.append(body);
+  if (mine) {
+    const actions = element("div", null, { className: "actions" });
+    const edit = element("button", "Edit", { className: "edit" });
+    edit.addEventListener("click", () => startEditing(item, post));
+    const remove = element("button", "Delete", { className: "delete" });
+    remove.addEventListener("click", () => client.request("delete", { pk: post.pk }).catch(showProblem));
+    actions.append(edit, remove);
+    item.append(actions);
+  }
+  return item;
+}
+
+// Text nodes for the words, buttons for the hashtags (clicking one follows it).
+function bodyWithTags(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(HASHTAG)) {
+    nodes.push(document.createTextNode(text.slice(last, match.index)));
+    const tag = element("button", match[0], { className: "tag", title: "Follow this hashtag" });
+    tag.addEventListener("click", () => follow(match[1]).catch(showProblem));
+    nodes.push(tag);
+    last = match.index + match[0].length;
+  }
+  nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+function startEditing(item, post) {
+  const editor = element("textarea", null, { maxLength: 256, rows: 3, className: "edit-body" });
+  editor.value = post.body;
+  const save = element("button", "Save", { className: "save" });
+  save.addEventListener("click", () =>
+    client.request("patch", { pk: post.pk, data: { body: editor.value } }).catch(showProblem),
+  );
+  const cancel = element("button", "Cancel");
+  cancel.addEventListener("click", render);
+  item.replaceChildren(editor, save, cancel);
+}
+
+function element(tag, text, properties = {}) {
+  const node = Object.assign(document.createElement(tag), properties);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+function showProblem(error) {
+  const target = document.getElementById("compose-error") || document.getElementById("filter-summary");
+  target.textContent = error.message;
+}
+
+// ---------------------------------------------------------------------------
+// Following hashtags narrows the feed; following none shows every post.
+
+async function follow(rawTag) {
+  const tag = normalizeTag(rawTag);
+  if (!tag || followed.has(tag)) return;
+  await client.request("subscribe_to_hashtag", { hashtag: tag });
+  if (followed.size === 0) await client.request("unsubscribe_from_list");
+  followed.add(tag);
+  await refreshFeed();
+}
+
+async function unfollow(tag) {
+  followed.delete(tag);
+  if (followed.size === 0) await client.request("subscribe_to_list");
+  await client.request("unsubscribe_from_hashtag", { hashtag: tag });
+  await refreshFeed();
+}
+
+document.getElementById("add-filter").addEventListener("submit", (submit) => {
+  submit.preventDefault();
+  const input = document.getElementById("filter-tag");
+  follow(input.value)
+    .then(() => (input.value = ""))
+    .catch(showProblem);
+});
+
+// ---------------------------------------------------------------------------
+// Composing, and signing in (development sign-in only).
+
+const compose = document.getElementById("compose");
+if (compose) {
+  const body = document.getElementById("compose-body");
+  const count = document.getElementById("compose-count");
+  body.addEventListener("input", () => {
+    count.textContent = `${body.value.length} / 256`;
+    count.classList.toggle("near-limit", body.value.length > 240);
+  });
+  compose.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    document.getElementById("compose-error").textContent = "";
+    client
+      .request("create", { data: { body: body.value } })
+      .then(() => {
+        body.value = "";
+        body.dispatchEvent(new Event("input"));
+      })
+      .catch(showProblem);
+  });
+}
+
+const signIn = document.getElementById("sign-in");
+if (signIn) {
+  signIn.addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    const name = document.getElementById("sign-in-name").value;
+    location.href = `/login/${encodeURIComponent(name)}/?next=/`;
+  });
+}
