@@ -1,20 +1,12 @@
 """The main paths again over real TCP: the runtime's in-process server, and
 `manage.py runserver` (daphne) in its own process, as `make serve` runs it."""
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from notebook_runtime import connect
+from notebook_runtime.processes import ProjectServer, shared_sqlite_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "tutorial_project"
 
 
 async def check_main_paths(base_url):
@@ -95,50 +87,13 @@ async def test_admin_is_served_over_http(asgi_server):
 # manage.py runserver, as `make serve` runs it -----------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_listening(port, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"runserver exited: {process.stdout.read()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"runserver did not listen on {port} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def runserver(tmp_path_factory):
     """`manage.py migrate` then `manage.py runserver --noreload`, with the venv's
     python, on a database of its own."""
-    env = {
-        **os.environ,
-        "SQLITE_PATH": str(tmp_path_factory.mktemp("runserver") / "db.sqlite3"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    manage = [sys.executable, str(PROJECT_DIR / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True)
-    port = free_port()
-    process = subprocess.Popen(
-        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until_listening(port, process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    database = shared_sqlite_database(tmp_path_factory.mktemp("runserver"))
+    with ProjectServer(SQLITE_PATH=database) as server:
+        yield server.url
 
 
 async def test_main_paths_on_runserver(runserver):

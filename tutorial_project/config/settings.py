@@ -8,10 +8,13 @@ environment overrides what a deployment must change:
     DJANGO_DEBUG         "0"/"false" turns debug, and the development sign-in, off
     DJANGO_ALLOWED_HOSTS comma-separated hosts added to 127.0.0.1 and localhost
     SQLITE_PATH          where the SQLite database lives (default: db.sqlite3 here)
+    DATABASE_URL         another database instead, e.g. postgres://user:pass@127.0.0.1:5432/social
     REDIS_URL            use channels_redis, so several server processes share groups
 """
 import os
 from pathlib import Path
+
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,15 +80,21 @@ TEMPLATES = [
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("SQLITE_PATH") or str(BASE_DIR / "db.sqlite3"),
+        }
     }
-}
 
 if os.environ.get("REDIS_URL"):
     # Groups live in Redis, so an event published by any process reaches every process.
+    # The defaults to know (see the README): each channel holds at most `capacity`
+    # (100) messages and drops the rest; a group membership lasts `group_expiry`
+    # (86400 s) unless renewed; a message waits at most `expiry` (60 s).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
