@@ -10,7 +10,7 @@ MANAGE := $(BIN)/python tutorial_project/manage.py
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test serve install migrate exercises check lock clean
+.PHONY: lab test serve bench install migrate exercises check lock clean
 
 lab: migrate
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
@@ -20,6 +20,10 @@ test: migrate
 
 serve: migrate
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+# Fan-out benchmark: make bench (S = 10..1000), make bench QUICK=1 (under a minute).
+bench: install
+	$(BIN)/python -m notebook_runtime.fanout $(if $(QUICK),--quick) --json fanout-results.json
 
 # Regenerate exercises/ from solutions/ (the single source) and store fresh outputs.
 exercises: install

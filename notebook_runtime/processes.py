@@ -42,7 +42,7 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
     raise TimeoutError(f"nothing listened on {HOST}:{port} within {timeout} s")
 
 
-class _Process:
+class ServerProcess:
     """A child process listening on `port`; stopping it waits for it to exit."""
 
     def __init__(self, command: list[str], port: int, env: dict | None = None, cwd=None):
@@ -79,7 +79,7 @@ class _Process:
         self.stop()
 
 
-class RedisServer(_Process):
+class RedisServer(ServerProcess):
     """redis-server on a free loopback port, in memory only (no dump file)."""
 
     def __init__(self, executable: str | None = None):
@@ -100,7 +100,7 @@ class RedisServer(_Process):
         return f"<RedisServer {self.url}>"
 
 
-class ProjectServer(_Process):
+class ProjectServer(ServerProcess):
     """tutorial_project served by `manage.py runserver` in its own process.
 
     `environ` adds to this process's environment: REDIS_URL, SQLITE_PATH or

@@ -1,0 +1,270 @@
+"""The fan-out benchmark: one publisher, S subscribers, real WebSockets on loopback.
+
+    python -m notebook_runtime.fanout [--quick] [--json results.json]
+
+Each target server runs in its own process; the clients (S subscribers and one
+publisher) run in another, this one. The publisher sends `posts` messages, each
+carrying its sequence number and send time; every subscriber records when each
+arrives. Per target and S: delivered events/s (deliveries over the time from the
+first send to the last receipt), p50 and p99 publish-to-receipt latency, and lost
+events. Targets, in one run and one process tree:
+
+- ceiling: a bare `websockets` broadcast server, the most this machine can do;
+- bare-channels: a Channels consumer group_sending a prebuilt message (daphne);
+- dcrf-article: the source article's consumer on plain DCRF (daphne);
+- project: tutorial_project as the README deploys it (daphne config.asgi:application).
+
+Figures are for comparing targets run side by side, never for asserting in tests.
+"""
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+
+from websockets.asyncio.client import connect as websocket_connect
+
+from .django_setup import PROJECT_DIR
+from .processes import HOST, ServerProcess, free_port, manage, project_environment, shared_sqlite_database
+
+TAG = "bench"
+RECEIVE_IDLE_TIMEOUT = 10.0  # s without any message before a subscriber gives up
+
+
+@dataclass
+class Result:
+    target: str
+    subscribers: int
+    posts: int
+    delivered: int
+    lost: int
+    events_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
+# Targets -------------------------------------------------------------------------
+
+CEILING_SERVER = """
+import asyncio, sys
+from websockets.asyncio.server import broadcast, serve
+
+async def main(port):
+    async def handler(connection):
+        async for text in connection:
+            broadcast(clients - {connection}, text)
+    clients = set()
+    async def tracked(connection):
+        clients.add(connection)
+        try:
+            await handler(connection)
+        finally:
+            clients.discard(connection)
+    async with serve(tracked, "127.0.0.1", port, max_queue=None):
+        await asyncio.get_running_loop().create_future()
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+class Target:
+    """A server process under test, and how clients talk to it."""
+
+    def __init__(self, name: str, protocol: str, command, env=None, cwd=None):
+        self.name = name
+        self.protocol = protocol  # "broadcast": raw texts; "api": the live post API
+        self.command = command
+        self.env = env
+        self.cwd = cwd
+
+    def start(self) -> ServerProcess:
+        self.port = free_port()
+        return ServerProcess(self.command(self.port), self.port, env=self.env, cwd=self.cwd)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{HOST}:{self.port}/ws/"
+
+
+def daphne(application: str):
+    return lambda port: [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), application]
+
+
+def targets(database: str) -> list[Target]:
+    # DEBUG off, as deployed (DEBUG also records every SQL query in memory).
+    env = project_environment(SQLITE_PATH=database, DJANGO_DEBUG="0")
+    return [
+        Target("ceiling", "broadcast", lambda port: [sys.executable, "-c", CEILING_SERVER, str(port)]),
+        Target("bare-channels", "broadcast", daphne("notebook_runtime.fanout_apps:bare_channels"), env),
+        Target("dcrf-article", "api", daphne("notebook_runtime.fanout_apps:article"), env),
+        Target("project", "api", daphne("config.asgi:application"), env, cwd=PROJECT_DIR),
+    ]
+
+
+# Clients -------------------------------------------------------------------------
+
+
+async def open_connections(url: str, count: int, headers=None):
+    connections = []
+    for _ in range(count):  # one at a time: a connection storm is not what we measure
+        connections.append(
+            await websocket_connect(
+                url, origin=f"http://{HOST}", additional_headers=headers or {}, max_queue=None
+            )
+        )
+    return connections
+
+
+async def request(connection, message: dict) -> dict:
+    """Send an API request and wait for its reply (no events are expected yet)."""
+    await connection.send(json.dumps(message))
+    while True:
+        reply = json.loads(await connection.recv())
+        if reply.get("request_id") == message["request_id"]:
+            return reply
+
+
+async def collect(connection, posts: int, received: list, protocol: str):
+    """Record (sequence, receipt time) for each event until all `posts` arrived or
+    the connection has been idle too long."""
+    seen = 0
+    while seen < posts:
+        try:
+            text = await asyncio.wait_for(connection.recv(), RECEIVE_IDLE_TIMEOUT)
+        except asyncio.TimeoutError:
+            return
+        now = time.perf_counter()
+        message = json.loads(text)
+        if protocol == "api":
+            if "response_status" in message:
+                continue
+            body = message["data"]["body"]
+        else:
+            body = message["body"]
+        _, sequence, _ = body.split(" ", 2)
+        received.append((int(sequence), now))
+        seen += 1
+
+
+SESSION_FOR_PUBLISHER = (
+    "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
+    "from django.contrib.sessions.backends.db import SessionStore;"
+    "user, _ = get_user_model().objects.get_or_create(username='publisher');"
+    "session = SessionStore(); session[SESSION_KEY] = str(user.pk);"
+    "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+    "session[HASH_SESSION_KEY] = user.get_session_auth_hash(); session.create();"
+    "print(session.session_key)"
+)
+
+
+def publisher_cookie(database: str) -> str:
+    """A signed-in session for the publisher, made in the shared database (the
+    development sign-in view is off, as in production)."""
+    return "sessionid=" + manage("shell", "-c", SESSION_FOR_PUBLISHER, SQLITE_PATH=database).split()[-1]
+
+
+async def measure(
+    target: Target, subscribers: int, posts: int, rate: float | None, cookie: str = ""
+) -> Result:
+    """Fan `posts` out to `subscribers`; `rate` posts/s, or None for a burst."""
+    headers = {"Cookie": cookie} if cookie else {}
+    listeners = await open_connections(target.url, subscribers)
+    (publisher,) = await open_connections(target.url, 1, headers)
+    if target.protocol == "api":
+        for number, listener in enumerate(listeners):
+            await request(listener, {"action": "subscribe_to_hashtag", "hashtag": TAG, "request_id": number})
+    received = [[] for _ in listeners]
+    collectors = [
+        asyncio.create_task(collect(listener, posts, log, target.protocol))
+        for listener, log in zip(listeners, received)
+    ]
+    sent_at = {}
+    started = time.perf_counter()
+    for sequence in range(posts):
+        body = f"#{TAG} {sequence} payload"
+        sent_at[sequence] = time.perf_counter()
+        if target.protocol == "api":
+            await publisher.send(json.dumps({"action": "create", "request_id": sequence, "data": {"body": body}}))
+        else:
+            await publisher.send(json.dumps({"body": body}))
+        if rate:
+            await asyncio.sleep(max(0.0, started + (sequence + 1) / rate - time.perf_counter()))
+    await asyncio.gather(*collectors)
+    for connection in (*listeners, publisher):
+        await connection.close()
+    latencies = sorted(
+        (receipt - sent_at[sequence]) * 1000 for log in received for sequence, receipt in log
+    )
+    delivered = len(latencies)
+    last = max((receipt for log in received for _, receipt in log), default=started)
+    return Result(
+        target=target.name,
+        subscribers=subscribers,
+        posts=posts,
+        delivered=delivered,
+        lost=subscribers * posts - delivered,
+        events_per_second=round(delivered / max(last - started, 1e-9), 1),
+        p50_ms=round(_percentile(latencies, 50), 2),
+        p99_ms=round(_percentile(latencies, 99), 2),
+    )
+
+
+def _percentile(values, percent):
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1] if len(values) > 1 else values[0]
+
+
+# Runs ----------------------------------------------------------------------------
+
+
+def run(subscriber_counts, posts: int, rate: float | None, only=None) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fanout-") as workdir:
+        database = shared_sqlite_database(workdir)
+        cookie = publisher_cookie(database)
+        for target in targets(database):
+            if only and target.name not in only:
+                continue
+            with target.start():
+                for count in subscriber_counts:
+                    results.append(asyncio.run(measure(target, count, posts, rate, cookie)))
+    return results
+
+
+def table(results: list[Result]) -> str:
+    ceiling = {r.subscribers: r.events_per_second for r in results if r.target == "ceiling"}
+    lines = [
+        f"{'target':15} {'S':>5} {'events/s':>10} {'x ceiling':>9} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
+    ]
+    for r in results:
+        ratio = r.events_per_second / ceiling[r.subscribers] if r.subscribers in ceiling else float("nan")
+        lines.append(
+            f"{r.target:15} {r.subscribers:>5} {r.events_per_second:>10.0f} {ratio:>9.2f} "
+            f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.lost:>6}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="S = 10, 100 and fewer posts (under a minute)")
+    parser.add_argument("--rate", type=float, default=None, help="posts per second (default: a burst)")
+    parser.add_argument("--posts", type=int, default=None)
+    parser.add_argument("--json", default="fanout-results.json", help="where to write the results")
+    args = parser.parse_args(argv)
+    counts = (10, 100) if args.quick else (10, 100, 500, 1000)
+    posts = args.posts or (50 if args.quick else 200)
+    results = run(counts, posts, args.rate)
+    print(table(results))
+    with open(args.json, "w") as out:
+        json.dump([asdict(r) for r in results], out, indent=2)
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
