@@ -177,3 +177,24 @@ async def test_article_hashtag_rule_truncates_unicode(alice):
     post = await create_post(alice, "#café")
     assert (await session.next_message())["pk"] == post.pk  # "#café" became "#caf"
     await session.close()
+
+
+async def test_events_skip_the_database_thread_hop(api, alice, monkeypatch):
+    """Channels awaits aclose_old_connections() before each message; live events
+    touch no database, so LivePostConsumer delivers them without that hop."""
+    import channels.consumer
+
+    bob = await subscribed(api, "python")
+    hops = []
+    real_hop = channels.consumer.aclose_old_connections
+
+    async def counted_hop():
+        hops.append(1)
+        await real_hop()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted_hop)
+    post = await create_post(alice, "#python")
+    assert (await bob.next_message())["pk"] == post.pk
+    assert hops == []
+    await bob.request("list")  # requests still take the hop: they use the database
+    assert hops == [1]

@@ -46,6 +46,10 @@ SUBSCRIBED = "subscribed"
 
 ALL_POSTS_GROUP = "-all"
 
+# The channel-layer message type of the observer's events (DCRF names it after the
+# handler: post_change_handler -> "post.change.handler").
+OBSERVER_EVENT_TYPE = "post.change.handler"
+
 
 def hashtag_group(tag: str) -> str:
     """The group of a canonical tag. DCRF hashes group names before they reach the
@@ -87,6 +91,16 @@ class LivePostConsumer(
         if user is None or not user.is_authenticated:
             return queryset.none()
         return queryset.filter(author_id=user.pk)
+
+    async def dispatch(self, message):
+        # Since Channels 4.2, dispatch() first awaits aclose_old_connections(), a
+        # hop to the one thread that runs synchronous database code, for every
+        # message: every live event for every subscriber included. An event
+        # touches no database, so it skips the hop (measured: `make bench`).
+        if message["type"] == OBSERVER_EVENT_TYPE:
+            await self.post_change_handler(message)
+        else:
+            await super().dispatch(message)
 
     def get_object(self, **kwargs):
         if "pk" not in kwargs:
