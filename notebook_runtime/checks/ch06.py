@@ -15,12 +15,12 @@ TEST_TIMEOUT = 10
 
 def silent_consumer():
     """The finished consumer, except that subscribers never receive events."""
-    from social.consumers import LivePostConsumer
+    from social.consumers import OBSERVER_EVENT_TYPE, LivePostConsumer
 
     class SilentConsumer(LivePostConsumer):
-        async def send_json(self, content, close=False):
-            if "response_status" in content:  # replies still go out; events do not
-                await super().send_json(content, close)
+        async def dispatch(self, message):
+            if message["type"] != OBSERVER_EVENT_TYPE:  # replies still go out; events do not
+                await super().dispatch(message)
 
     return SilentConsumer
 

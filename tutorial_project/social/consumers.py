@@ -15,6 +15,8 @@ A post that matches several of a connection's subscriptions (two of its hashtags
 or a hashtag and the whole list) arrives once per matching subscription: clients
 deduplicate by pk.
 """
+import json
+
 from djangochannelsrestframework.decorators import action
 from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
 from djangochannelsrestframework.mixins import (
@@ -111,14 +113,13 @@ class LivePostConsumer(
     # Live events -------------------------------------------------------------
 
     @model_observer(Post)
-    async def post_change_handler(self, message, observer=None, action=None, **kwargs):
+    async def post_change_handler(self, message, observer=None, **kwargs):
         """Runs once per subscribed connection, for each group the event reaches.
 
-        DCRF hands over the serializer's output as `message` and the action
-        ("create", "update" or "delete") separately; the article's event puts
-        the action first.
+        `message` is the serializer's output: the event already encoded, so each
+        subscriber costs a send, not a JSON encoding.
         """
-        await self.send_json({"action": action, **message})
+        await self.send(text_data=message["text"])
 
     @post_change_handler.groups_for_signal
     def post_change_handler(self, instance: Post, **kwargs):
@@ -143,12 +144,17 @@ class LivePostConsumer(
     def post_change_handler(self, instance: Post, action: Action, **kwargs):
         """Runs once per change, before the event crosses the channel layer.
 
-        `action` is DCRF's Action enum, not a string. What this returns travels
-        through the channel layer, so it must be plain data (msgpack for Redis).
+        It builds the whole event, the action included (DCRF would otherwise pass
+        the action to the handler separately), and encodes it to JSON here, once,
+        however many subscribers there are. `action` is DCRF's Action enum, not a
+        string. What this returns travels through the channel layer, so it must be
+        plain data (msgpack for Redis): here, one string.
         """
         if action is Action.DELETE:
-            return {"pk": instance.pk}
-        return {"pk": instance.pk, "data": {"body": instance.body}}
+            event = {"action": action.value, "pk": instance.pk}
+        else:
+            event = {"action": action.value, "pk": instance.pk, "data": {"body": instance.body}}
+        return {"text": json.dumps(event)}
 
     @action()
     async def subscribe_to_hashtag(self, hashtag, **kwargs):
