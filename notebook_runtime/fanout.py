@@ -12,7 +12,8 @@ events. Targets, in one run and one process tree:
 - ceiling: a bare `websockets` broadcast server, the most this machine can do;
 - bare-channels: a Channels consumer group_sending a prebuilt message (daphne);
 - dcrf-article: the source article's consumer on plain DCRF (daphne);
-- project: tutorial_project as the README deploys it (daphne config.asgi:application).
+- project-daphne: tutorial_project under daphne (what `runserver` uses);
+- project: tutorial_project as the README deploys it (uvicorn, websockets-sansio).
 
 Figures are for comparing targets run side by side, never for asserting in tests.
 """
@@ -93,6 +94,14 @@ def daphne(application: str):
     return lambda port: [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), application]
 
 
+def uvicorn(application: str):
+    """The production command the README documents (chosen by this benchmark)."""
+    return lambda port: [
+        sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port),
+        "--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning", application,
+    ]
+
+
 def targets(database: str) -> list[Target]:
     # DEBUG off, as deployed (DEBUG also records every SQL query in memory).
     env = project_environment(SQLITE_PATH=database, DJANGO_DEBUG="0")
@@ -100,7 +109,8 @@ def targets(database: str) -> list[Target]:
         Target("ceiling", "broadcast", lambda port: [sys.executable, "-c", CEILING_SERVER, str(port)]),
         Target("bare-channels", "broadcast", daphne("notebook_runtime.fanout_apps:bare_channels"), env),
         Target("dcrf-article", "api", daphne("notebook_runtime.fanout_apps:article"), env),
-        Target("project", "api", daphne("config.asgi:application"), env, cwd=PROJECT_DIR),
+        Target("project-daphne", "api", daphne("config.asgi:application"), env, cwd=PROJECT_DIR),
+        Target("project", "api", uvicorn("config.asgi:application"), env, cwd=PROJECT_DIR),
     ]
 
 

@@ -5,7 +5,7 @@ from notebook_runtime.fanout import Result, run, table
 
 def test_every_target_delivers_every_event():
     results = run(subscriber_counts=(3,), posts=5, rate=None)
-    assert [r.target for r in results] == ["ceiling", "bare-channels", "dcrf-article", "project"]
+    assert [r.target for r in results] == ["ceiling", "bare-channels", "dcrf-article", "project-daphne", "project"]
     for result in results:
         assert isinstance(result, Result)
         assert (result.delivered, result.lost) == (15, 0), result
