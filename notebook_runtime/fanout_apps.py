@@ -6,8 +6,8 @@ Django up for the tutorial project (settings from the environment).
 
 - `bare_channels`: a Channels consumer that group_sends a prebuilt message: the
   cost of Channels itself, with no DCRF, no database, no serialization.
-- `article`: the source article's consumer on plain DCRF 1.3, as written (its
-  handler sends the observer's message as it comes).
+- `article`: the source article's consumer on plain DCRF 1.3, as written
+  (article_consumer.py).
 """
 import os
 import sys
@@ -21,20 +21,12 @@ import django  # noqa: E402
 
 django.setup()
 
-import re  # noqa: E402
-
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
-from djangochannelsrestframework.decorators import action  # noqa: E402
-from djangochannelsrestframework.generics import GenericAsyncAPIConsumer  # noqa: E402
-from djangochannelsrestframework.mixins import CreateModelMixin  # noqa: E402
-from djangochannelsrestframework.observer import model_observer  # noqa: E402
-from djangochannelsrestframework.permissions import AllowAny  # noqa: E402
 
-from social.models import Post  # noqa: E402
-from social.serializers import PostSerializer  # noqa: E402
+from .article_consumer import ArticleConsumer  # noqa: E402
 
 BROADCAST_GROUP = "benchmark"
 
@@ -56,37 +48,6 @@ class BareBroadcastConsumer(AsyncWebsocketConsumer):
 
     async def broadcast(self, message):
         await self.send(text_data=message["text"])
-
-
-class ArticleConsumer(CreateModelMixin, GenericAsyncAPIConsumer):
-    """The source article's consumer (create and hashtag subscriptions), on DCRF 1.3."""
-
-    queryset = Post.objects.all()
-    serializer_class = PostSerializer
-    permission_classes = (AllowAny,)
-
-    @model_observer(Post)
-    async def post_change_handler(self, message, observer=None, **kwargs):
-        await self.send_json(message)
-
-    @post_change_handler.groups_for_signal
-    def post_change_handler(self, instance: Post, **kwargs):
-        for hashtag in re.findall(r"#[a-z0-9]+", instance.body.lower()):
-            yield f"-hashtag-{hashtag}"
-
-    @post_change_handler.groups_for_consumer
-    def post_change_handler(self, hashtag=None, list=False, **kwargs):
-        if hashtag is not None:
-            yield f"-hashtag-#{hashtag}"
-
-    @post_change_handler.serializer
-    def post_change_handler(self, instance: Post, action, **kwargs):
-        return {"pk": instance.pk, "data": {"body": instance.body}}
-
-    @action()
-    async def subscribe_to_hashtag(self, hashtag, **kwargs):
-        await self.post_change_handler.subscribe(hashtag=hashtag)
-        return {}, 201
 
 
 bare_channels = ProtocolTypeRouter(

@@ -8,7 +8,7 @@ from notebook_runtime import ApiCommunicator
 from social.consumers import LivePostConsumer
 from social.models import Post
 
-from .article_consumer import ArticleConsumer
+from notebook_runtime.article_consumer import ArticleConsumer
 from .helpers import assert_no_event_before, create_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
