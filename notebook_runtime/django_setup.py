@@ -44,6 +44,16 @@ def run_sync(function, *args, **kwargs):
     A cell runs on the thread of the kernel's running event loop, where Django
     refuses synchronous database access; a worker thread has no loop, so it may.
     Blocking the loop meanwhile is fine for set-up work that takes milliseconds.
+
+    Not for saves whose live events matter. The model observer sends a save's event
+    with async_to_sync; from this thread, which knows no loop, that runs on a
+    temporary loop in yet another thread and wakes the kernel's loop from there,
+    which asyncio does not allow. The event arrives anyway, because run_sync blocks
+    the kernel's loop until it returns; in asyncio's debug mode (python -X dev,
+    PYTHONASYNCIODEBUG=1) the save raises RuntimeError after storing the row and
+    the subscriber gets no more events. For those saves write
+    ``await database_sync_to_async(fn)()`` (channels.db) or sync_to_async: the
+    worker thread hands the event back to the kernel's loop, as a consumer does.
     """
     with ThreadPoolExecutor(max_workers=1) as executor:
         return executor.submit(_closing_connections, function, *args, **kwargs).result()

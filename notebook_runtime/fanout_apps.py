@@ -8,6 +8,10 @@ Django up for the tutorial project (settings from the environment).
   cost of Channels itself, with no DCRF, no database, no serialization.
 - `article`: the source article's consumer on plain DCRF 1.3, as written
   (article_consumer.py).
+- `project_on_stock_layer`: tutorial_project itself, but on Channels' own
+  `InMemoryChannelLayer`: the step the project's channel layer is measured by.
+
+All three run on Channels' stock in-memory layer, as the article's readers would.
 """
 import os
 import sys
@@ -21,10 +25,17 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+# Before anything asks for the layer: the references use Channels' defaults.
+settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import re_path  # noqa: E402
+
+from config.asgi import application as project_on_stock_layer  # noqa: E402, F401
 
 from .article_consumer import ArticleConsumer  # noqa: E402
 

@@ -8,11 +8,15 @@ cells: the same ASGI application, served over real TCP on 127.0.0.1.
 """
 import asyncio
 import contextlib
+import logging
 import socket
+import sys
+from collections import deque
 
 import uvicorn
 
 HOST = "127.0.0.1"
+ERRORS_KEPT = 10  # how many of its latest errors a LiveServer keeps in `errors`
 
 # Servers still running, so that cleanup() can stop what a notebook left running.
 running_servers: "set[LiveServer]" = set()
@@ -34,6 +38,31 @@ class _LoopServer(uvicorn.Server):
         # uvicorn would take over Ctrl+C for as long as it serves. In a kernel,
         # "interrupt" must keep interrupting the cell, not stop the server.
         yield
+
+
+class _ErrorLog(logging.Handler):
+    """Keeps the text of the latest errors logged to `uvicorn.error`, tracebacks
+    included, and says in one line on stderr that one happened.
+
+    uvicorn logs an exception raised by the application ("Exception in ASGI
+    application") from the task serving that connection. In a kernel, what that
+    task prints appears under the cell that started the server (in JupyterLab), not
+    under the cell that caused it; so the traceback is kept where any later cell
+    can print it.
+    """
+
+    def __init__(self, where: str):
+        super().__init__(level=logging.ERROR)
+        self.where = where
+        self.texts: deque[str] = deque(maxlen=ERRORS_KEPT)
+
+    def emit(self, record):
+        try:
+            self.texts.append(self.format(record))
+            summary = record.getMessage().strip()
+            print(f"[{self.where}] {summary} (traceback in server.errors)", file=sys.stderr)
+        except Exception:
+            self.handleError(record)
 
 
 def application_for(consumer):
@@ -81,6 +110,7 @@ class LiveServer:
         self.port: int | None = None
         self._server: _LoopServer | None = None
         self._task: asyncio.Task | None = None
+        self._error_log: _ErrorLog | None = None
 
     @property
     def url(self) -> str:
@@ -95,6 +125,14 @@ class LiveServer:
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def errors(self) -> list[str]:
+        """The latest errors (at most ERRORS_KEPT) that uvicorn logged since this
+        server last started, oldest first, each with its traceback:
+        `print(server.errors[-1])`. uvicorn's logger is shared by the process, so
+        with two servers running each lists the errors of both."""
+        return list(self._error_log.texts) if self._error_log else []
 
     async def start(self) -> "LiveServer":
         if self.running:
@@ -114,10 +152,16 @@ class LiveServer:
             app,
             lifespan="off",  # Channels' ProtocolTypeRouter has no lifespan handler
             ws="websockets-sansio",
+            # No logging configuration of uvicorn's own (by default it installs its
+            # handlers and formats on the kernel's loggers at every start); errors
+            # go to self.errors instead, see _ErrorLog.
+            log_config=None,
             log_level="warning",  # quiet: a log line would land in some later cell
             access_log=False,
             timeout_graceful_shutdown=self.shutdown_timeout,
         )
+        self._error_log = _ErrorLog(f"LiveServer {HOST}:{self.port}")
+        logging.getLogger("uvicorn.error").addHandler(self._error_log)
         self._server = _LoopServer(config)
         self._task = asyncio.create_task(
             self._server.serve(sockets=[listener]), name=f"LiveServer {HOST}:{self.port}"
@@ -150,6 +194,9 @@ class LiveServer:
             await asyncio.wait_for(task, timeout=self.shutdown_timeout + 5)
         except (asyncio.CancelledError, SystemExit):
             pass
+        finally:
+            # What it logged until now stays in self.errors; nothing more is added.
+            logging.getLogger("uvicorn.error").removeHandler(self._error_log)
 
     def _require_port(self) -> int:
         if self.port is None:
@@ -178,5 +225,11 @@ def _with_static_files(app):
 
 async def start_server(app=None, *, consumer=None, port: int = 0) -> LiveServer:
     """Start a LiveServer and return it; `await server.stop()` when done.
-    `port` 0 (the default) picks a free one."""
+    `port` 0 (the default) picks a free one.
+
+    When the application raises, uvicorn drops that connection and logs the error
+    from the server's own task, not from the cell you are running. Each such error
+    prints one line on stderr (in JupyterLab under the cell that started the
+    server), and its traceback is kept: `print(server.errors[-1])` in any cell.
+    """
     return await LiveServer(app, consumer=consumer, port=port).start()

@@ -32,9 +32,13 @@ def run_pytest(source: str, *args: str, timeout: float = 120) -> int:
             PYTEST_CONFIG.format(settings=SETTINGS_MODULE, project=PROJECT_DIR)
         )
         (directory / "test_notebook.py").write_text(source)
-        # The same report everywhere: 80 columns, and no CI variables (on CI pytest
-        # stops shortening its summary lines).
-        hidden = {"SQLITE_PATH", "CI", "BUILD_NUMBER"}
+        # The same tests and the same report everywhere: the project's own
+        # development database and channel layer (not a DATABASE_URL or REDIS_URL
+        # set on this machine), no PYTEST_ADDOPTS options, 80 columns, and no CI
+        # variables (on CI pytest stops shortening its summary lines).
+        hidden = {
+            "SQLITE_PATH", "DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "CI", "BUILD_NUMBER"
+        }
         env = {k: v for k, v in os.environ.items() if k not in hidden}
         env["COLUMNS"] = "80"
         result = subprocess.run(

@@ -129,7 +129,8 @@ def test_settings_defaults_are_embedded():
     assert settings["db"] == str(PROJECT_DIR / "db.sqlite3")
     assert settings["debug"] is True
     assert {"127.0.0.1", "localhost"} <= set(settings["hosts"])
-    assert settings["layer"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert settings["layer"]["BACKEND"] == "social.layers.FanOutInMemoryChannelLayer"
+    assert settings["layer"]["CONFIG"]["capacity"] == 1000  # above a burst of posts
     assert settings["apps"][0] == "daphne"  # so runserver speaks WebSocket
 
 
@@ -140,7 +141,7 @@ def test_settings_follow_the_environment():
     assert settings["debug"] is False
     assert settings["layer"] == {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"]},
+        "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"], "capacity": 1000},
     }
     assert settings["db"] == "/tmp/x.sqlite3"
 

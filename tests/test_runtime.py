@@ -1,6 +1,7 @@
 """The notebook runtime: a server that starts, stops and starts again on one loop
 leaving nothing behind, and the async/sync rules it explains."""
 import asyncio
+import logging
 import socket
 
 import pytest
@@ -100,6 +101,31 @@ async def test_sync_to_async_stores_the_post_and_sends_its_event(api, alice):
     }
 
 
+async def test_database_sync_to_async_sends_its_event_thread_safely(alice):
+    """The save run_sync's docstring recommends when the live event matters, over a
+    real server as in a notebook. asyncio's debug mode raises on any wake-up of the
+    loop from another thread, which is how run_sync's saves deliver their events."""
+    from channels.db import database_sync_to_async
+
+    loop = asyncio.get_running_loop()
+    debug = loop.get_debug()
+    loop.set_debug(True)
+    try:
+        async with await start_server() as server:
+            async with await connect(server) as watcher:
+                await watcher.request("subscribe_to_list")
+                post = await database_sync_to_async(Post.objects.create)(
+                    author=alice, body="announced"
+                )
+                assert await watcher.next_message(timeout=5) == {
+                    "action": "create",
+                    "pk": post.pk,
+                    "data": {"body": "announced"},
+                }
+    finally:
+        loop.set_debug(debug)
+
+
 async def test_communicator_helpers_act_as_the_given_user(api, alice):
     reply = await (await api(alice)).request("create", data={"body": "hi"})
     assert reply["data"]["author"] == alice.pk
@@ -128,6 +154,36 @@ async def test_server_serves_a_consumer_written_elsewhere():
             assert await client.next_message() == {"echo": {"hello": 1}, "user": "alice"}
         with pytest.raises(InvalidStatus):
             await connect(server, origin="http://evil.example")
+
+
+async def test_the_servers_errors_are_kept_for_any_cell_to_print(capsys):
+    """uvicorn logs an exception from the application in the server's task; the
+    server keeps its traceback in `errors` and installs no logging of its own."""
+    from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+    class Broken(AsyncJsonWebsocketConsumer):
+        async def receive_json(self, content, **kwargs):
+            raise ValueError(f"broken by {content}")
+
+    error_logger = logging.getLogger("uvicorn.error")
+    handlers_before = list(error_logger.handlers)
+    async with await start_server(consumer=Broken) as server:
+        assert server.errors == []
+        async with await connect(server) as client:
+            await client.send_json({"hello": 1})
+            # uvicorn logs the exception, then closes the connection.
+            with pytest.raises(ConnectionClosed):
+                await client.next_message(timeout=5)
+        assert len(server.errors) == 1
+        assert server.errors[0].startswith("Exception in ASGI application")
+        assert "ValueError: broken by {'hello': 1}" in server.errors[0]
+        assert "(traceback in server.errors)" in capsys.readouterr().err
+    # Stopped: the errors stay readable, and the server's handler is gone.
+    assert len(server.errors) == 1
+    assert error_logger.handlers == handlers_before
+    # uvicorn's own logging configuration (a stderr handler on "uvicorn") was not
+    # installed on the process.
+    assert logging.getLogger("uvicorn").handlers == []
 
 
 async def test_an_edit_in_the_admin_reaches_subscribers(asgi_server, django_user_model):
@@ -189,3 +245,35 @@ async def test_anonymous_may_create():
     report = capsys.readouterr().out
     assert "1 failed, 1 passed" in report
     assert "test_anonymous_may_create" in report
+
+
+def test_run_pytest_ignores_this_machines_database_layer_and_pytest_options(
+    capsys, monkeypatch
+):
+    """A DATABASE_URL, REDIS_URL or PYTEST_ADDOPTS set where the notebook runs must not
+    reach its tests: each of these would break them or change what they report."""
+    from notebook_runtime import run_pytest
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-k matches_no_test")
+    source = '''
+import os
+import pytest
+from django.conf import settings
+from notebook_runtime import communicate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+def test_environment():
+    leaked = {"DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS"} & set(os.environ)
+    assert not leaked
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert "InMemory" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+
+async def test_the_database_answers():
+    async with await communicate() as api:
+        assert (await api.request("list"))["response_status"] == 200
+'''
+    assert run_pytest(source) == 0, capsys.readouterr().out
+    assert "2 passed" in capsys.readouterr().out

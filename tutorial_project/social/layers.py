@@ -1,0 +1,97 @@
+"""A single-process channel layer whose cost per message does not grow with the
+number of connections.
+
+Channels' `InMemoryChannelLayer` is written for tests. Profiled under fan-out
+(`make bench`, notebook 09), three of its habits cost more the more subscribers
+a server holds:
+
+- every `receive()` and `group_send()` first walks every channel and every group
+  membership looking for expired entries, so one post fanned out to S subscribers
+  walks about S x S entries;
+- every `receive()` and `send()` builds a new `asyncio.Queue` just to pass it to
+  `dict.setdefault()`, and `receive()` deletes a channel's queue as soon as it is
+  empty, so a consumer that keeps up gets a new queue for every message;
+- `group_send()` starts one task per member channel to put one message in a queue.
+
+This subclass keeps the layer's behaviour (capacity, message expiry, group
+expiry, a copy of the message for each receiver) and changes only when that work
+is done: the expiry sweep runs at most once per `sweep_interval` seconds, and
+also removes the empty queues of channels nobody is receiving from; a queue is
+built only for a new channel; group_send puts the messages directly. A
+message that finds a channel full is still dropped, as Channels' layers do, but
+no longer silently: it is logged, so raise `capacity` if you see it.
+"""
+import asyncio
+import logging
+import time
+from collections import Counter
+from copy import deepcopy
+
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
+
+logger = logging.getLogger(__name__)
+
+
+class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
+    def __init__(self, sweep_interval=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.sweep_interval = sweep_interval
+        self._next_sweep = 0.0
+        self._receivers = Counter()  # channel -> receive() calls waiting on it
+
+    def _sweep_if_due(self):
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_interval
+            self._clean_expired()
+            for channel, queue in list(self.channels.items()):
+                if queue.empty() and not self._receivers[channel]:
+                    del self.channels[channel]
+            self._receivers = +self._receivers  # forget the zero counts
+
+    def _queue(self, channel):
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+        return queue
+
+    def _put(self, channel, message):
+        try:
+            self._queue(channel).put_nowait((time.time() + self.expiry, deepcopy(message)))
+        except asyncio.QueueFull:
+            raise ChannelFull(channel)
+
+    async def send(self, channel, message):
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        assert "__asgi_channel__" not in message
+        self._put(channel, message)
+
+    async def receive(self, channel):
+        self.require_valid_channel_name(channel)
+        self._sweep_if_due()
+        queue = self._queue(channel)
+        self._receivers[channel] += 1
+        try:
+            _, message = await queue.get()
+        finally:
+            self._receivers[channel] -= 1
+        return message
+
+    async def flush(self):
+        await super().flush()
+        self._receivers.clear()
+
+    async def group_send(self, group, message):
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._sweep_if_due()
+        for channel in list(self.groups.get(group, ())):
+            try:
+                self._put(channel, message)
+            except ChannelFull:
+                logger.warning(
+                    "Channel %s is full (capacity %d): a message to group %s was dropped.",
+                    channel, self.get_capacity(channel), group,
+                )
