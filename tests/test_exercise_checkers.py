@@ -4,6 +4,7 @@ shown by the solution notebooks, whose stored outputs nbval compares.)"""
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from djangochannelsrestframework.decorators import action
 from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
 from djangochannelsrestframework.mixins import (
@@ -84,32 +85,43 @@ async def test_chapter_01_stubs_are_not_started():
 # 02 ---------------------------------------------------------------------------
 
 
-class OldestFirst(ListModelMixin, RetrieveModelMixin, GenericAsyncAPIConsumer):
+class EmptyListForNobody(GenericAsyncAPIConsumer):
+    """Answers an unknown username with an empty list instead of a 404."""
+
     queryset = Post.objects.all()
-    serializer_class = PostSerializer
     permission_classes = (AllowAny,)
 
-    def filter_queryset(self, queryset, **kwargs):
-        if kwargs.get("action") == "list":
-            if kwargs.get("body_contains"):
-                queryset = queryset.filter(body__icontains=kwargs["body_contains"])
-            return queryset.order_by("created_at")[:500]
-        return queryset
+    @action()
+    def posts_by(self, username=None, **kwargs):
+        posts = Post.objects.filter(author__username=username).order_by("-created_at", "-pk")
+        return PostSerializer(posts, many=True).data, 200
 
 
-class SlicesEveryAction(OldestFirst):
-    def filter_queryset(self, queryset, **kwargs):
-        if kwargs.get("body_contains"):
-            queryset = queryset.filter(body__icontains=kwargs["body_contains"])
-        return queryset.order_by("-created_at", "-pk")[:500]
+class EveryonesPosts(EmptyListForNobody):
+    @action()
+    def posts_by(self, username=None, **kwargs):
+        get_user_model().objects.get(username=username)
+        return PostSerializer(Post.objects.order_by("-created_at", "-pk"), many=True).data, 200
 
 
-async def test_oldest_first_filter_fails():
-    assert_fails(await ch02.check_list_filter(OldestFirst), "newest first", "-created_at")
+class CrashesOnNobody(EmptyListForNobody):
+    @action()
+    def posts_by(self, username=None, **kwargs):
+        author = get_user_model().objects.get(username=username)  # DoesNotExist: not an API error
+        posts = Post.objects.filter(author=author).order_by("-created_at", "-pk")
+        return PostSerializer(posts, many=True).data, 200
 
 
-async def test_filter_that_slices_retrieve_fails():
-    assert_fails(await ch02.check_list_filter(SlicesEveryAction), "retrieve", "unchanged")
+async def test_empty_list_for_an_unknown_user_fails():
+    assert_fails(await ch02.check_posts_by(EmptyListForNobody), "404", "NotFound")
+
+
+async def test_posts_of_everyone_fail():
+    assert_fails(await ch02.check_posts_by(EveryonesPosts), "author's posts only", "Filter")
+
+
+async def test_a_non_api_error_for_an_unknown_user_fails():
+    assert_fails(await ch02.check_posts_by(CrashesOnNobody), "without raising", "error it gives")
 
 
 class CreateConsumer(CreateModelMixin, GenericAsyncAPIConsumer):
@@ -149,13 +161,15 @@ async def test_rate_limit_after_saving_fails():
 
 
 async def test_chapter_02_stubs_are_not_started():
-    class Stubbed(OldestFirst):
-        filter_queryset = stub
+    class Stubbed(EmptyListForNobody):
+        @action()
+        def posts_by(self, **kwargs):
+            raise NotImplementedError()
 
     class StubbedLimit(CreateConsumer):
         perform_create = stub
 
-    assert_not_started(await ch02.check_list_filter(Stubbed))
+    assert_not_started(await ch02.check_posts_by(Stubbed))
     assert_not_started(await ch02.check_rate_limit(StubbedLimit))
 
 

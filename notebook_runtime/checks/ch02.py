@@ -1,61 +1,49 @@
-"""Checks for exercises/02-websocket-api.ipynb: filtering the list, and a rate limit."""
+"""Checks for exercises/02-websocket-api.ipynb: a custom action, and a rate limit."""
 from .support import checker_users, create_post, sessions
 from .verdict import Verdict, run
 
-LIST_LIMIT = 500
-
-
-async def check_list_filter(consumer_class) -> Verdict:
-    """Exercise 2.1: filter_queryset gives body_contains, newest first, at most 500."""
+async def check_posts_by(consumer_class) -> Verdict:
+    """Exercise 2.1: a `posts_by` action: one author's posts, newest first; 404 for
+    a user who does not exist, and the connection still answers afterwards."""
 
     async def scenario(check):
-        from social.models import Post
-
-        async with checker_users("alice") as (alice,), sessions(consumer_class, alice) as (api,):
-            older = await create_post(alice, "Learning #Python today")
-            newer = await create_post(alice, "More PYTHON tricks")
-            await create_post(alice, "Tea time")
-            reply = await api.request("list", body_contains="python")
-            bodies = [post.get("body") for post in reply.get("data") or []]
+        async with checker_users("alice", "bob") as (alice, bob), sessions(consumer_class, None) as (api,):
+            older = await create_post(alice, "Alice's first post")
+            await create_post(bob, "Bob was here")
+            newer = await create_post(alice, "Alice again")
+            reply = await api.request("posts_by", username=alice.username)
             check.expect(
-                "list with body_contains returns matching posts, ignoring case, newest first",
-                sent={"action": "list", "body_contains": "python"},
-                expected=[newer.body, older.body],
-                got=bodies if reply.get("response_status") == 200 else reply,
-                hint="Filter with body__icontains, and order by -created_at then -pk.",
+                "posts_by returns that author's posts only, newest first",
+                sent={"action": "posts_by", "username": alice.username},
+                expected={"response_status": 200, "bodies": [newer.body, older.body]},
+                got={
+                    "response_status": reply.get("response_status"),
+                    "bodies": [post.get("body") for post in reply.get("data") or [] if isinstance(post, dict)],
+                },
+                hint="Filter the posts by author, order them by -created_at then -pk, and return "
+                "(PostSerializer(posts, many=True).data, 200).",
             )
-            reply = await api.request("list")
-            got = [post.get("pk") for post in reply.get("data") or []][:3]
-            newest = [pk async for pk in Post.objects.order_by("-created_at", "-pk").values_list("pk", flat=True)[:3]]
+            reply = await api.request("posts_by", username="nobody_by_that_name")
             check.expect(
-                "list without body_contains returns every post, newest first",
-                sent={"action": "list"},
-                expected=newest,
-                got=got,
-                hint="Only filter when body_contains was sent; always order newest first.",
+                "a user who does not exist answers 404 with an error",
+                sent={"action": "posts_by", "username": "nobody_by_that_name"},
+                expected={"response_status": 404, "errors": "a non-empty list"},
+                got={key: reply.get(key) for key in ("response_status", "errors")},
+                ok=reply.get("response_status") == 404 and bool(reply.get("errors")),
+                hint="Raise rest_framework.exceptions.NotFound: DCRF turns it into a 404 reply. "
+                "An empty list would tell the client that the user exists but never posted.",
             )
-            await Post.objects.abulk_create(
-                Post(author=alice, body=f"bulk {n}") for n in range(LIST_LIMIT + 1)
-            )
-            reply = await api.request("list")
+            reply = await api.request("posts_by", username=bob.username)
             check.expect(
-                "list returns at most the 500 newest posts",
-                sent={"action": "list"},
-                expected=LIST_LIMIT,
-                got=len(reply.get("data") or []),
-                hint="Slice the ordered queryset: [:500].",
-            )
-            reply = await api.request("retrieve", pk=older.pk)
-            check.expect(
-                "retrieve still finds a post (the filter applies to list only)",
-                sent={"action": "retrieve", "pk": "<a post's pk>"},
+                "the connection still answers after the 404",
+                sent={"action": "posts_by", "username": bob.username},
                 expected=200,
                 got=reply.get("response_status"),
-                hint="For other actions, return the queryset unchanged: a sliced "
-                "queryset cannot be filtered by pk.",
+                hint="Raise a DRF exception rather than anything else: other errors may close the "
+                "connection.",
             )
 
-    return await run("Exercise 2.1 · body_contains and the 500 newest", scenario)
+    return await run("Exercise 2.1 · a posts_by action", scenario)
 
 
 async def check_rate_limit(consumer_class, limit: int = 3) -> Verdict:
