@@ -5,7 +5,8 @@ look inside one process instead, where a profiler can see every function:
 
 - `layer_delivery_cost`: a channel layer alone, one group_send to S channels;
 - `profile_fanout`: the project's consumer, S subscribers through Channels'
-  WebsocketCommunicator, under cProfile, summarised by where the time goes.
+  WebsocketCommunicator, under cProfile;
+- `loading_cost`: what a model observer's groups_for_signal costs when posts load.
 """
 import asyncio
 import cProfile
@@ -82,32 +83,6 @@ async def profile_fanout(author, subscribers: int = 100, posts: int = 20) -> pst
         for session in sessions:
             await session.close()
     return pstats.Stats(profiler)
-
-
-# Where a function's code lives -> the part of the stack it belongs to.
-AREAS = [
-    ("channels/layers.py", "channel layer (Channels)"),
-    ("social/layers.py", "channel layer (project)"),
-    ("djangochannelsrestframework/", "DCRF"),
-    ("channels/", "Channels consumers"),
-    ("asgiref/", "asgiref (sync/async bridge)"),
-    ("django/db/", "Django ORM"),
-    ("rest_framework/", "DRF serializers"),
-    ("/copy.py", "copy.deepcopy"),
-    ("/json/", "json"),
-    ("/asyncio/", "asyncio"),
-]
-
-
-def time_by_area(stats: pstats.Stats) -> dict[str, float]:
-    """Share of the profiled time spent in each area's own code (tottime), in %."""
-    totals = {}
-    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():
-        area = next((name for fragment, name in AREAS if fragment in filename), "other")
-        totals[area] = totals.get(area, 0.0) + tottime
-    grand_total = sum(totals.values()) or 1.0
-    return {area: round(100 * seconds / grand_total, 1) for area, seconds in sorted(
-        totals.items(), key=lambda item: -item[1])}
 
 
 def loading_cost(signal_groups, posts: int) -> tuple[int, float]:
