@@ -12,8 +12,12 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test serve bench install migrate exercises check lock clean
 
+# The repository root is the lab's root, so notebooks/, exercises/, solutions/ and
+# the README all open from the file browser; the lab opens on the first notebook.
+# LAB_ARGS passes more options, e.g. make lab LAB_ARGS="--no-browser --port=8899".
 lab: migrate
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) \
+	  $(LAB_ARGS) notebooks/00-tour.ipynb
 
 test: migrate
 	$(BIN)/pytest
@@ -58,4 +62,4 @@ lock: install
 	  --no-emit-find-links --output-file requirements.txt requirements.in
 
 clean:
-	rm -rf $(VENV) tutorial_project/db.sqlite3
+	rm -rf $(VENV) tutorial_project/db.sqlite3 tutorial_project/db.sqlite3-wal tutorial_project/db.sqlite3-shm

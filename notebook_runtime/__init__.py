@@ -14,7 +14,7 @@ kernel's own asyncio event loop, and that loop keeps running between cells. The
 server started above is a task on that loop, so the server, the in-memory channel
 layer, the consumers and the clients in your cells all share one loop, and the
 server keeps serving while you read. No nested event loop is needed, so nothing
-here uses nest_asyncio.
+here uses nest_asyncio (notebook 01 shows what it would change).
 
 The one thing this arrangement forbids is synchronous ORM code in a cell: the cell
 runs on the loop's thread, so Django raises SynchronousOnlyOperation. Setting
@@ -28,7 +28,9 @@ worker thread, and the event is sent back on the kernel's loop.
 from .cleanup import cleanup
 from .clients import ApiSession, WebSocketClient, connect
 from .communicator import ApiCommunicator, communicate
+from .database import has_table, unapplied_migrations, waiting_for_commit
 from .django_setup import run_sync, setup_django
+from .doctor import check_setup
 from .http import HttpSession
 from .server import LiveServer, application_for, start_server
 from .testing import run_pytest
@@ -40,11 +42,15 @@ __all__ = [
     "LiveServer",
     "WebSocketClient",
     "application_for",
+    "check_setup",
     "cleanup",
     "communicate",
     "connect",
+    "has_table",
     "run_pytest",
     "run_sync",
     "setup_django",
     "start_server",
+    "unapplied_migrations",
+    "waiting_for_commit",
 ]

@@ -7,12 +7,15 @@ for `next_message()`. WebSocketClient carries it over a real WebSocket connectio
 ApiCommunicator (communicator.py) over Channels' WebsocketCommunicator.
 """
 import asyncio
+import contextlib
 import json
 from collections import deque
 
 from websockets.asyncio.client import connect as websocket_connect
+from websockets.exceptions import ConnectionClosed
 
 from .http import HttpSession
+from .server import report_server_errors
 
 # Clients not yet closed, so that cleanup() can close what a notebook left open,
 # even a client the notebook kept no variable for.
@@ -100,10 +103,12 @@ class WebSocketClient(ApiSession):
         self.user_id = user_id
 
     async def send_text(self, text: str) -> None:
-        await self.connection.send(text)
+        with _reporting_server_errors():
+            await self.connection.send(text)
 
     async def _receive_text(self, timeout: float) -> str:
-        return await asyncio.wait_for(self.connection.recv(), timeout)
+        with _reporting_server_errors():
+            return await asyncio.wait_for(self.connection.recv(), timeout)
 
     async def _close(self) -> None:
         await self.connection.close()
@@ -136,6 +141,17 @@ async def connect(
         open_timeout=10,
     )
     return WebSocketClient(connection, username=username, user_id=user_id)
+
+
+@contextlib.contextmanager
+def _reporting_server_errors():
+    """When the connection drops, say why, under the cell that sees it: the
+    server logged the application's error (if any) just before closing."""
+    try:
+        yield
+    except ConnectionClosed:
+        report_server_errors()
+        raise
 
 
 def _http_url(url: str) -> str:

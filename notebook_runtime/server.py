@@ -17,6 +17,8 @@ import uvicorn
 
 HOST = "127.0.0.1"
 ERRORS_KEPT = 10  # how many of its latest errors a LiveServer keeps in `errors`
+# The loggers that the server's tasks log the application's errors to.
+SERVER_ERROR_LOGGERS = ("uvicorn.error", "djangochannelsrestframework")
 
 # Servers still running, so that cleanup() can stop what a notebook left running.
 running_servers: "set[LiveServer]" = set()
@@ -41,26 +43,27 @@ class _LoopServer(uvicorn.Server):
 
 
 class _ErrorLog(logging.Handler):
-    """Keeps the text of the latest errors logged to `uvicorn.error`, tracebacks
-    included, and says in one line on stderr that one happened.
+    """Keeps the errors the server's tasks log, tracebacks included, until a cell
+    reports them.
 
     uvicorn logs an exception raised by the application ("Exception in ASGI
-    application") from the task serving that connection. In a kernel, what that
-    task prints appears under the cell that started the server (in JupyterLab), not
-    under the cell that caused it; so the traceback is kept where any later cell
-    can print it.
+    application"), and DCRF an exception raised by an action, from the task
+    serving that connection. ipykernel sends a task's output to the cell that
+    created it, so a line printed here would appear under the cell that started the
+    server, long after it ran. Nothing is printed here: the cell whose action
+    caused the error reports it (see `LiveServer.report_errors`).
     """
 
     def __init__(self, where: str):
         super().__init__(level=logging.ERROR)
         self.where = where
         self.texts: deque[str] = deque(maxlen=ERRORS_KEPT)
+        self.unreported: deque[logging.LogRecord] = deque(maxlen=ERRORS_KEPT)
 
     def emit(self, record):
         try:
             self.texts.append(self.format(record))
-            summary = record.getMessage().strip()
-            print(f"[{self.where}] {summary} (traceback in server.errors)", file=sys.stderr)
+            self.unreported.append(record)
         except Exception:
             self.handleError(record)
 
@@ -128,11 +131,30 @@ class LiveServer:
 
     @property
     def errors(self) -> list[str]:
-        """The latest errors (at most ERRORS_KEPT) that uvicorn logged since this
-        server last started, oldest first, each with its traceback:
-        `print(server.errors[-1])`. uvicorn's logger is shared by the process, so
-        with two servers running each lists the errors of both."""
+        """The latest errors (at most ERRORS_KEPT) that the application raised
+        while this server ran, oldest first, each with its traceback:
+        `print(server.errors[-1])`. The loggers are shared by the process, so with
+        two servers running each lists the errors of both."""
         return list(self._error_log.texts) if self._error_log else []
+
+    def report_errors(self) -> int:
+        """Print one line on stderr for each error logged since the last report,
+        and return how many.
+
+        Called from the cell that is running, so the line appears under it: by a
+        client that sees its connection drop, by `stop()`, and in IPython at the
+        end of every cell (see `_report_at_the_end_of_each_cell`).
+        """
+        reported = 0
+        while self._error_log is not None and self._error_log.unreported:
+            record = self._error_log.unreported.popleft()
+            if getattr(record, "reported_by_notebook_runtime", False):
+                continue  # another running server saw the same record
+            record.reported_by_notebook_runtime = True
+            summary = record.getMessage().strip()
+            print(f"[{self._error_log.where}] {summary} (traceback in server.errors)", file=sys.stderr)
+            reported += 1
+        return reported
 
     async def start(self) -> "LiveServer":
         if self.running:
@@ -161,7 +183,9 @@ class LiveServer:
             timeout_graceful_shutdown=self.shutdown_timeout,
         )
         self._error_log = _ErrorLog(f"LiveServer {HOST}:{self.port}")
-        logging.getLogger("uvicorn.error").addHandler(self._error_log)
+        for name in SERVER_ERROR_LOGGERS:
+            logging.getLogger(name).addHandler(self._error_log)
+        _report_at_the_end_of_each_cell()
         self._server = _LoopServer(config)
         self._task = asyncio.create_task(
             self._server.serve(sockets=[listener]), name=f"LiveServer {HOST}:{self.port}"
@@ -186,6 +210,7 @@ class LiveServer:
             return
         self._server.should_exit = True
         await self._stop_task()
+        self.report_errors()
 
     async def _stop_task(self):
         running_servers.discard(self)
@@ -196,7 +221,8 @@ class LiveServer:
             pass
         finally:
             # What it logged until now stays in self.errors; nothing more is added.
-            logging.getLogger("uvicorn.error").removeHandler(self._error_log)
+            for name in SERVER_ERROR_LOGGERS:
+                logging.getLogger(name).removeHandler(self._error_log)
 
     def _require_port(self) -> int:
         if self.port is None:
@@ -215,6 +241,27 @@ class LiveServer:
         return f"<LiveServer {state}>"
 
 
+def report_server_errors() -> int:
+    """Report the new errors of every running server under the cell running now."""
+    return sum(server.report_errors() for server in list(running_servers))
+
+
+def _report_after_cell(result=None):
+    report_server_errors()
+
+
+def _report_at_the_end_of_each_cell():
+    """In IPython, report an error no client saw (a browser's connection, say)
+    under the cell during which it happened, when that cell ends."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and _report_after_cell not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", _report_after_cell)
+
+
 def _with_static_files(app):
     """Serve static files in development, as runserver does."""
     from django.conf import settings
@@ -228,8 +275,9 @@ async def start_server(app=None, *, consumer=None, port: int = 0) -> LiveServer:
     `port` 0 (the default) picks a free one.
 
     When the application raises, uvicorn drops that connection and logs the error
-    from the server's own task, not from the cell you are running. Each such error
-    prints one line on stderr (in JupyterLab under the cell that started the
-    server), and its traceback is kept: `print(server.errors[-1])` in any cell.
+    from the server's own task. The cell whose client sees the connection drop
+    prints one line on stderr for it (or, if no client of yours saw it, the cell
+    during which it happened, when it ends); the traceback is kept:
+    `print(server.errors[-1])` in any cell.
     """
     return await LiveServer(app, consumer=consumer, port=port).start()

@@ -1,5 +1,10 @@
 """Every action and permission of LivePostConsumer, through WebsocketCommunicator."""
+from contextlib import asynccontextmanager
+
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test.utils import CaptureQueriesContext
 from djangochannelsrestframework.permissions import WrappedDRFPermission
 from rest_framework.permissions import IsAuthenticated as DRFIsAuthenticated
 
@@ -12,6 +17,25 @@ from .helpers import assert_error_reply, create_post, post_count
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@asynccontextmanager
+async def queries_of_the_consumer():
+    """Capture the SQL the consumer runs meanwhile.
+
+    Each thread has its own database connection, and the consumer's synchronous
+    actions run on asgiref's one thread for thread-sensitive code (DCRF calls them
+    through database_sync_to_async), which sync_to_async uses too: capture on the
+    connection of that thread, not of this one.
+    """
+    queries = CaptureQueriesContext(
+        await sync_to_async(lambda: connections[DEFAULT_DB_ALIAS])()
+    )
+    await sync_to_async(queries.__enter__)()
+    try:
+        yield queries
+    finally:
+        await sync_to_async(queries.__exit__)(None, None, None)
+
+
 async def test_list_is_newest_first(api, alice, bob):
     first = await create_post(alice, "first")
     second = await create_post(bob, "second")
@@ -19,8 +43,45 @@ async def test_list_is_newest_first(api, alice, bob):
     assert reply["response_status"] == 200
     assert reply["errors"] == []
     assert [post["pk"] for post in reply["data"]] == [second.pk, first.pk]
-    assert set(reply["data"][0]) == {"created_at", "author", "body", "pk"}
+    assert set(reply["data"][0]) == {"created_at", "author", "author_username", "body", "pk"}
     assert reply["data"][0]["author"] == bob.pk
+    assert reply["data"][0]["author_username"] == "bob"
+
+
+async def test_list_names_every_author_in_one_query(api, django_user_model):
+    authors = [
+        await django_user_model.objects.acreate(username=f"author{n}") for n in range(5)
+    ]
+    for author in authors:
+        await create_post(author, f"by {author.username}")
+    session = await api()
+    async with queries_of_the_consumer() as queries:
+        reply = await session.request("list")
+    assert {post["body"]: post["author_username"] for post in reply["data"]} == {
+        f"by author{n}": f"author{n}" for n in range(5)
+    }
+    assert len(queries) == 1, [query["sql"] for query in queries]  # not one per author
+
+
+@pytest.mark.parametrize(
+    "action, params, reads",
+    [
+        ("retrieve", {"pk": None}, 1),
+        ("patch", {"pk": None, "data": {"body": "edited"}}, 1),
+        ("create", {"data": {"body": "new"}}, 0),  # the author is the connection's user
+    ],
+)
+async def test_a_reply_about_one_post_names_its_author_without_another_query(
+    api, alice, action, params, reads
+):
+    post = await create_post(alice, "hello")
+    session = await api(alice)
+    params = {**params, "pk": post.pk} if "pk" in params else params
+    async with queries_of_the_consumer() as queries:
+        reply = await session.request(action, **params)
+    assert reply["data"]["author_username"] == "alice"
+    selects = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    assert len(selects) == reads, selects
 
 
 async def test_list_shows_at_most_500_posts(api, alice):
@@ -57,6 +118,7 @@ async def test_signed_in_user_creates_as_themselves(api, alice, bob):
     reply = await session.request("create", data={"body": "mine", "author": bob.pk})
     assert reply["response_status"] == 201
     assert reply["data"]["author"] == alice.pk  # never taken from the message
+    assert reply["data"]["author_username"] == "alice"
     post = await Post.objects.aget(pk=reply["data"]["pk"])
     assert post.author_id == alice.pk and post.body == "mine"
 

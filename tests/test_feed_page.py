@@ -1,6 +1,6 @@
 """The live feed page in a real headless Chromium (Playwright), against the
-in-process server: two users, live posts, edits, deletes, text-only bodies, and
-reconnection after the server restarts."""
+in-process server: signing in, two users, live posts and their authors, edits,
+deletes, text-only bodies, and reconnection after the server restarts."""
 import os
 
 import pytest
@@ -36,8 +36,10 @@ def open_page(browser, asgi_server):
         context = await browser.new_context()
         page = await context.new_page()
         page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
-        target = f"/login/{username}/?next=/" if username else "/"
+        # Opening the sign-in URL by hand, as a learner would: it lands on the feed.
+        target = f"/login/{username}/" if username else "/"
         await page.goto(server.url + target)
+        await expect(page).to_have_url(server.url + "/")
         await expect(page.locator("#status")).to_have_attribute("data-state", "live")
         return page
 
@@ -69,6 +71,27 @@ async def test_subscriber_sees_a_post_live(open_page):
     await expect(post_on(bob, "Hello #python")).to_be_visible(timeout=LIVE)
     await expect(post_on(bob, "Not for bob")).to_have_count(0)
     await expect(post_on(alice, "Not for bob")).to_be_visible()  # alice follows every post
+
+
+async def test_posts_are_signed_with_their_authors_name(open_page):
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await post_from(alice, "Signed by me")
+    live = bob.locator("#feed .post", has_text="Signed by me")  # fetched on its event
+    await expect(live.locator(".author")).to_have_text("alice", timeout=LIVE)
+    mine = alice.locator("#feed .post", has_text="Signed by me")
+    await expect(mine.locator(".author")).to_have_text("you")
+    listed = (await open_page()).locator("#feed .post", has_text="Signed by me")  # the list
+    await expect(listed.locator(".author")).to_have_text("alice")
+
+
+async def test_a_guest_signs_in_with_the_form(open_page, asgi_server):
+    guest = await open_page()
+    await guest.fill("#sign-in-name", "carol")
+    await guest.click("#sign-in button")
+    await expect(guest.locator("#username")).to_have_text("carol")
+    await expect(guest).to_have_url(asgi_server.url + "/")
+    await expect(guest.locator("#compose")).to_be_visible()
 
 
 async def test_the_limit_is_shown_as_you_type(open_page):

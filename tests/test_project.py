@@ -1,10 +1,14 @@
 """The Django project around the consumer: model, admin, sign-in, settings, command."""
+import asyncio
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from channels.routing import ProtocolTypeRouter
@@ -13,11 +17,15 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import override_settings
+from django.test.utils import override_script_prefix
 from django.urls import Resolver404, clear_url_caches, resolve
 
 from social.models import Post
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "tutorial_project"
+
+# What Chromium and Firefox send when the user opens a page.
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 @pytest.mark.django_db
@@ -58,10 +66,40 @@ def test_dev_login_creates_the_user_and_signs_in(client, django_user_model):
 
 
 @pytest.mark.django_db
-def test_dev_login_redirects_only_within_the_site(client):
-    assert client.get("/login/alice/?next=/admin/")["Location"] == "/admin/"
-    response = client.get("/login/alice/?next=https://evil.example/")
-    assert response.status_code == 200 and response.json()["username"] == "alice"
+@pytest.mark.parametrize("accept", ["application/json", "*/*", "application/json, text/html;q=0.5"])
+def test_dev_login_answers_json_to_a_client_that_does_not_prefer_html(client, accept):
+    response = client.get("/login/alice/", headers={"accept": accept})
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+    assert "Accept" in response["Vary"]  # a cache must not answer a browser with it
+
+
+@pytest.mark.django_db
+def test_dev_login_opened_in_a_browser_lands_on_the_feed(client):
+    response = client.get("/login/alice/", headers={"accept": BROWSER_ACCEPT})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "Accept" in response["Vary"]
+    assert client.get("/").context["user"].username == "alice"
+
+
+@pytest.mark.django_db
+def test_dev_login_sends_a_browser_to_the_feed_under_a_path_prefix(client):
+    # As behind jupyter-server-proxy, which passes the prefix as SCRIPT_NAME.
+    with override_script_prefix("/user/me/proxy/8000/"):
+        response = client.get("/login/alice/", headers={"accept": BROWSER_ACCEPT})
+    assert response["Location"] == "/user/me/proxy/8000/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("accept", [None, BROWSER_ACCEPT])
+def test_dev_login_redirects_only_within_the_site(client, accept):
+    headers = {"accept": accept} if accept else {}
+    assert client.get("/login/alice/?next=/admin/", headers=headers)["Location"] == "/admin/"
+    response = client.get("/login/alice/?next=https://evil.example/", headers=headers)
+    if accept:
+        assert response["Location"] == "/"  # the feed, not the other site
+    else:
+        assert response.status_code == 200 and response.json()["username"] == "alice"
 
 
 @pytest.mark.django_db
@@ -74,8 +112,33 @@ def test_dev_login_rejects_invalid_usernames(client, django_user_model):
 @pytest.mark.django_db
 def test_dev_logout(client):
     client.get("/login/alice/")
-    assert client.get("/logout/").json() == {"signed_in": False}
+    response = client.get("/logout/", headers={"accept": "application/json"})
+    assert response.json() == {"signed_in": False}
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_dev_logout_opened_in_a_browser_lands_on_the_feed(client):
+    client.get("/login/alice/")
+    response = client.get("/logout/", headers={"accept": BROWSER_ACCEPT})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "_auth_user_id" not in client.session
+
+
+async def test_the_site_has_an_icon(asgi_server):
+    """The page links an icon, and /favicon.ico (which browsers ask for anyway)
+    leads to it: both answer an image, not a 404."""
+
+    def get(url):
+        with urllib.request.urlopen(url, timeout=10) as response:  # follows redirects
+            return response.status, response.headers["Content-Type"], response.read()
+
+    _, _, page = await asyncio.to_thread(get, asgi_server.url + "/")
+    (icon,) = re.findall(r'<link rel="icon" href="([^"]+)"', page.decode())
+    for url in [urljoin(asgi_server.url + "/", icon), asgi_server.url + "/favicon.ico"]:
+        status, content_type, body = await asyncio.to_thread(get, url)
+        assert (status, content_type) == (200, "image/svg+xml"), url
+        assert body.startswith(b"<svg")
 
 
 def test_dev_sign_in_is_routed_only_while_debug_is_on():

@@ -156,9 +156,11 @@ async def test_server_serves_a_consumer_written_elsewhere():
             await connect(server, origin="http://evil.example")
 
 
-async def test_the_servers_errors_are_kept_for_any_cell_to_print(capsys):
-    """uvicorn logs an exception from the application in the server's task; the
-    server keeps its traceback in `errors` and installs no logging of its own."""
+async def test_the_client_that_sees_the_drop_reports_the_servers_error(capsys):
+    """uvicorn logs an exception from the application in the server's own task,
+    whose output a kernel shows under the cell that started the server. Nothing is
+    printed then: the client call that sees the connection drop prints the line,
+    and the server keeps the traceback in `errors`."""
     from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
     class Broken(AsyncJsonWebsocketConsumer):
@@ -171,19 +173,57 @@ async def test_the_servers_errors_are_kept_for_any_cell_to_print(capsys):
         assert server.errors == []
         async with await connect(server) as client:
             await client.send_json({"hello": 1})
+            assert capsys.readouterr().err == ""
             # uvicorn logs the exception, then closes the connection.
             with pytest.raises(ConnectionClosed):
                 await client.next_message(timeout=5)
+            assert capsys.readouterr().err == (
+                f"[LiveServer 127.0.0.1:{server.port}] Exception in ASGI application "
+                "(traceback in server.errors)\n"
+            )
         assert len(server.errors) == 1
         assert server.errors[0].startswith("Exception in ASGI application")
         assert "ValueError: broken by {'hello': 1}" in server.errors[0]
-        assert "(traceback in server.errors)" in capsys.readouterr().err
+    # Reported once: stopping the server says nothing more.
+    assert capsys.readouterr().err == ""
     # Stopped: the errors stay readable, and the server's handler is gone.
     assert len(server.errors) == 1
     assert error_logger.handlers == handlers_before
     # uvicorn's own logging configuration (a stderr handler on "uvicorn") was not
     # installed on the process.
     assert logging.getLogger("uvicorn").handlers == []
+
+
+async def test_an_error_no_client_saw_is_reported_when_the_server_stops(capsys):
+    """A DCRF action that raises is logged by DCRF and by uvicorn; if no client of
+    the runtime saw the connection drop, stop() (called from a cell) reports both."""
+    from djangochannelsrestframework.decorators import action
+    from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
+    from djangochannelsrestframework.permissions import AllowAny
+    from websockets.asyncio.client import connect as raw_connect
+
+    class Raising(GenericAsyncAPIConsumer):
+        permission_classes = (AllowAny,)
+
+        @action()
+        async def explode(self, **kwargs):
+            raise KeyError("boom")
+
+    server = await start_server(consumer=Raising)
+    async with raw_connect(server.ws_url, origin=server.url) as socket_:
+        await socket_.send('{"action": "explode", "request_id": 1}')
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket_.recv(), 5)
+    assert capsys.readouterr().err == ""
+    await server.stop()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"[LiveServer 127.0.0.1:{server.port}] Error when handling request: 1 from client "
+        "for action: explode (traceback in server.errors)",
+        f"[LiveServer 127.0.0.1:{server.port}] Exception in ASGI application "
+        "(traceback in server.errors)",
+    ]
+    assert "KeyError: 'boom'" in server.errors[-1]
 
 
 async def test_an_edit_in_the_admin_reaches_subscribers(asgi_server, django_user_model):

@@ -70,7 +70,9 @@ class LivePostConsumer(
 ):
     """One instance per open WebSocket connection."""
 
-    queryset = Post.objects.all()
+    # Every reply that shows a post names its author (PostSerializer's
+    # author_username): load the author in the same query, not once per post.
+    queryset = Post.objects.select_related("author")
     serializer_class = PostSerializer
     permission_classes = (IsAuthenticatedForWrite,)
 

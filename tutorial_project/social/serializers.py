@@ -6,11 +6,18 @@ from .models import Post
 
 class PostSerializer(serializers.ModelSerializer):
     """A post as the API shows it. The author is whoever is signed in on the
-    connection, never a value from the message."""
+    connection, never a value from the message.
+
+    author_username saves every client a request per author to show a name. It
+    reads post.author, so a queryset serialized with many=True must
+    select_related("author"), or each post costs a query (LivePostConsumer does).
+    """
+
+    author_username = serializers.CharField(source="author.username", read_only=True)
 
     class Meta:
         model = Post
-        fields = ["created_at", "author", "body", "pk"]
+        fields = ["created_at", "author", "author_username", "body", "pk"]
         read_only_fields = ["author", "created_at", "pk"]
 
     def create(self, validated_data):

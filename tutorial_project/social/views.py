@@ -4,6 +4,10 @@ dev_login and dev_logout are routed by config/urls.py only while DEBUG is on. Th
 let a notebook, a test or a second browser become any user with one request (as the
 source article's example project did). A real site signs users in with a password
 and Django's LoginView.
+
+Both answer the way the client asks (its Accept header): a browser, which prefers
+HTML, is sent on to the feed; any other client (the notebooks' HttpSession, curl,
+fetch) gets JSON.
 """
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
@@ -11,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.vary import vary_on_headers
 
 
 def feed(request):
@@ -25,11 +30,12 @@ def feed(request):
     )
 
 
+@vary_on_headers("Accept")
 def dev_login(request, username):
     """Sign in as `username`, creating the user on first use.
 
-    Answers {"username", "user_id"} and sets the session cookie, or redirects to
-    ?next= when it names a page on this site.
+    Sets the session cookie, then redirects to ?next= when it names a page on this
+    site, to the feed when a browser asks, or answers {"username", "user_id"}.
     """
     User = get_user_model()
     try:
@@ -41,20 +47,39 @@ def dev_login(request, username):
         user.set_unusable_password()
         user.save(update_fields=["password"])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return _redirect_to_next(request) or JsonResponse(
+    return _redirect_for(request) or JsonResponse(
         {"username": user.username, "user_id": user.pk}
     )
 
 
+@vary_on_headers("Accept")
 def dev_logout(request):
     """Sign out and forget the session."""
     logout(request)
-    return _redirect_to_next(request) or JsonResponse({"signed_in": False})
+    return _redirect_for(request) or JsonResponse({"signed_in": False})
 
 
-def _redirect_to_next(request):
-    """A redirect to ?next= when it names a page on this site, else None."""
+def _redirect_for(request):
+    """Where to send the client after signing in or out, or None to answer JSON.
+
+    ?next= wins when it names a page on this site (LoginView's rule). Otherwise a
+    browser goes to the feed: reverse() rather than "/", so the link still works
+    when the site is served under a path prefix.
+    """
     next_url = request.GET.get("next")
-    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return redirect(next_url)
+    if _prefers_html(request):
+        return redirect("feed")
     return None
+
+
+def _prefers_html(request):
+    """Whether the client would rather have a page than JSON, as a browser would.
+
+    JSON is listed first so that it wins a tie: a client that sends no Accept
+    header, or */*, gets JSON.
+    """
+    return request.get_preferred_type(["application/json", "text/html"]) == "text/html"

@@ -176,7 +176,10 @@ function renderPost(post) {
   item.dataset.pk = post.pk;
   const mine = post.author === config.userId;
   const when = new Date(post.created_at).toLocaleString();
-  item.append(element("div", `${mine ? "you" : `user ${post.author}`} · ${when}`, { className: "meta" }));
+  const author = element("span", mine ? "you" : post.author_username, { className: "author" });
+  const meta = element("div", null, { className: "meta" });
+  meta.append(author, ` · ${when}`);
+  item.append(meta);
   const body = element("p", null, { className: "body" });
   body.append(...bodyWithTags(post.body));
   item.append(body);
@@ -286,6 +289,8 @@ if (signIn) {
   signIn.addEventListener("submit", (submit) => {
     submit.preventDefault();
     const name = document.getElementById("sign-in-name").value;
-    location.href = `/login/${encodeURIComponent(name)}/?next=/`;
+    // Relative to this page, so it also works under a path prefix; the server
+    // sends a browser back to the feed.
+    location.href = `login/${encodeURIComponent(name)}/`;
   });
 }

@@ -1,5 +1,10 @@
-"""nbval runs these notebooks in `make test`. Two need programs a learner's machine
-may lack: skip them there with a hint, as the tests do; in CI (CI set) run them."""
+"""A pytest plugin for the notebooks that nbval runs in `make test`.
+
+Two notebooks need programs a learner's machine may lack: skip them there with a
+hint, as the tests do; in CI (CI set) run them. It lives here, loaded by
+`-p tests.notebook_plugin` in pyproject.toml, rather than as a conftest.py in
+notebooks/, so that the folder learners browse holds only their notebooks.
+"""
 import os
 import shutil
 
