@@ -31,9 +31,11 @@ def chromium_path() -> str | None:
     return next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
 
 
-async def launch_chromium(playwright):
+async def launch_chromium(playwright, extra_args=()):
     """A headless Chromium; raises RuntimeError with INSTALL_HINT if there is none."""
     try:
-        return await playwright.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+        return await playwright.chromium.launch(
+            executable_path=chromium_path(), args=[*FLAGS, *extra_args]
+        )
     except Exception as error:  # Playwright's own browser is missing too
         raise RuntimeError(f"{INSTALL_HINT}\n({type(error).__name__}: {error})") from error

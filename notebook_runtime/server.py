@@ -8,6 +8,7 @@ cells: the same ASGI application, served over real TCP on 127.0.0.1.
 """
 import asyncio
 import contextlib
+import html
 import logging
 import socket
 import sys
@@ -15,7 +16,9 @@ from collections import deque
 
 import uvicorn
 
-HOST = "127.0.0.1"
+from . import hosting
+
+HOST = hosting.HOST
 ERRORS_KEPT = 10  # how many of its latest errors a LiveServer keeps in `errors`
 # The loggers that the server's tasks log the application's errors to.
 SERVER_ERROR_LOGGERS = ("uvicorn.error", "djangochannelsrestframework")
@@ -121,6 +124,17 @@ class LiveServer:
         return f"http://{HOST}:{self._require_port()}"
 
     @property
+    def browser_url(self) -> str:
+        """The URL a learner's browser opens for this server: this one, or behind
+        JupyterHub or Binder the Jupyter server's proxy path (see hosting.py)."""
+        return hosting.browser_url(self._require_port())
+
+    def link(self, path: str = "", text: str | None = None) -> "Link":
+        """A link to `path` on this server that opens in a new browser tab, as the
+        learner's browser must reach it (see `browser_url`)."""
+        return Link(hosting.browser_url(self._require_port(), path), text)
+
+    @property
     def ws_url(self) -> str:
         """The URL of the live post API, e.g. ws://127.0.0.1:54321/ws/"""
         return f"ws://{HOST}:{self._require_port()}/ws/"
@@ -170,6 +184,8 @@ class LiveServer:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, self.requested_port))
         self.port = listener.getsockname()[1]
+        # Requests through the Jupyter server's proxy, under this server's own path.
+        app = _behind_the_jupyter_proxy(app, self.port)
         config = uvicorn.Config(
             app,
             lifespan="off",  # Channels' ProtocolTypeRouter has no lifespan handler
@@ -241,6 +257,34 @@ class LiveServer:
         return f"<LiveServer {state}>"
 
 
+class Link:
+    """A URL shown as a link that opens in a new tab (a plain URL outside Jupyter)."""
+
+    def __init__(self, url: str, text: str | None = None):
+        self.url = url
+        self.text = text or url
+
+    def _repr_html_(self):
+        url, text = html.escape(self.url), html.escape(self.text)
+        return f'<a href="{url}" target="_blank" rel="noopener">{text}</a>'
+
+    def __repr__(self):
+        return self.url
+
+    def __str__(self):
+        return self.url
+
+
+def _behind_the_jupyter_proxy(app, port):
+    """Serve requests that jupyter-server-proxy forwards to `port` as if mounted at
+    its path; on a hub, accept the hub's host for them (config/proxy.py)."""
+    from config.proxy import PathPrefixProxyMiddleware
+
+    return PathPrefixProxyMiddleware(
+        app, [hosting.proxy_prefix(port)], trust_host=hosting.behind_a_proxy()
+    )
+
+
 def report_server_errors() -> int:
     """Report the new errors of every running server under the cell running now."""
     return sum(server.report_errors() for server in list(running_servers))
@@ -263,11 +307,12 @@ def _report_at_the_end_of_each_cell():
 
 
 def _with_static_files(app):
-    """Serve static files in development, as runserver does."""
+    """Serve static files in development, as runserver does (under the proxy's
+    path prefix too)."""
+    from config.proxy import PrefixedStaticFilesHandler
     from django.conf import settings
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    return ASGIStaticFilesHandler(app) if settings.DEBUG else app
+    return PrefixedStaticFilesHandler(app) if settings.DEBUG else app
 
 
 async def start_server(app=None, *, consumer=None, port: int = 0) -> LiveServer:

@@ -15,7 +15,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from config.proxy import PathPrefixProxyMiddleware, PrefixedStaticFilesHandler  # noqa: E402
 from social.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -29,3 +31,9 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.PROXY_PREFIXES:
+    # runserver serves /static/ itself, but not /<prefix>/static/: serve those here.
+    if settings.DEBUG:
+        application = PrefixedStaticFilesHandler(application)
+    application = PathPrefixProxyMiddleware(application, settings.PROXY_PREFIXES, trust_host=True)

@@ -7,6 +7,8 @@ environment overrides what a deployment must change:
     DJANGO_SECRET_KEY    the signing key (the default is public, so never deploy it)
     DJANGO_DEBUG         "0"/"false" turns debug, and the development sign-in, off
     DJANGO_ALLOWED_HOSTS comma-separated hosts added to 127.0.0.1 and localhost
+    DJANGO_PROXY_PREFIXES comma-separated path prefixes a trusted path-prefix proxy serves the
+                         site under, e.g. /user/alice/proxy/absolute/8000 (config/proxy.py)
     SQLITE_PATH          where the SQLite database lives (default: db.sqlite3 here)
     DATABASE_URL         another database instead, e.g. postgres://user:pass@127.0.0.1:5432/social
     REDIS_URL            use channels_redis, so several server processes share groups
@@ -34,6 +36,15 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
     host.strip()
     for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",")
     if host.strip()
+]
+
+# Requests that jupyter-server-proxy (or a proxy like it) forwards under one of these
+# path prefixes are served as if mounted there, with the browser's host accepted for
+# them only (config/proxy.py).
+PROXY_PREFIXES = [
+    prefix.strip()
+    for prefix in os.environ.get("DJANGO_PROXY_PREFIXES", "").split(",")
+    if prefix.strip()
 ]
 
 INSTALLED_APPS = [
@@ -136,7 +147,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
+# An absolute path, so Django never bakes one request's script prefix into it: the
+# storage below puts each request's own prefix in front (config/proxy.py).
+STATIC_URL = "/static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "config.proxy.PrefixedStaticFilesStorage"},
+}
 # `manage.py collectstatic` gathers the files here for the web server in front
 # (runserver and the notebooks' server serve them themselves while DEBUG is on).
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,9 +1,7 @@
 """HTTP routes. The WebSocket route lives in social/routing.py."""
 from django.conf import settings
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import path
-from django.views.generic import RedirectView
 
 from social import views
 
@@ -11,7 +9,7 @@ urlpatterns = [
     path("", views.feed, name="feed"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page links: send them to the icon.
-    path("favicon.ico", RedirectView.as_view(url=static("social/favicon.svg")), name="favicon"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
 
 if settings.DEBUG:

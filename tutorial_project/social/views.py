@@ -14,6 +14,8 @@ from django.contrib.auth import get_user_model, login, logout
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.vary import vary_on_headers
 
@@ -25,9 +27,19 @@ def feed(request):
         "social/feed.html",
         {
             "dev_sign_in": settings.DEBUG,
-            "feed_config": {"userId": request.user.pk},
+            # The site's root as this request sees it: "/", or a proxy's path
+            # prefix (config/proxy.py). feed.js builds every URL from it.
+            "feed_config": {"userId": request.user.pk, "siteRoot": reverse("feed")},
         },
     )
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links: send them to the icon.
+
+    Resolved per request, not once at import, so that it follows the request's
+    path prefix (config/proxy.py)."""
+    return redirect(static("social/favicon.svg"))
 
 
 @vary_on_headers("Accept")

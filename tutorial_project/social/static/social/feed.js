@@ -1,5 +1,5 @@
-// The live feed page: one WebSocket to /ws/, speaking the same JSON protocol as the
-// notebooks. Plain JavaScript, no build step: read it top to bottom.
+// The live feed page: one WebSocket to the site's ws/, speaking the same JSON protocol
+// as the notebooks. Plain JavaScript, no build step: read it top to bottom.
 "use strict";
 
 // ---------------------------------------------------------------------------
@@ -92,11 +92,21 @@ function hashtagsIn(text) {
 // The page's state: posts by pk, and the hashtags followed (none: every post).
 
 const config = JSON.parse(document.getElementById("feed-config").textContent);
+// Every URL is built from the site's root as the server names it, never from "/":
+// behind jupyter-server-proxy the site lives under a path such as
+// /user/alice/proxy/8000/, and the WebSocket must go through the same path.
+const siteRoot = new URL(config.siteRoot, location.href);
 const posts = new Map();
 const followed = new Set();
 const feed = document.getElementById("feed");
 
-const client = new LiveClient(config.websocketUrl || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`, {
+function websocketUrl() {
+  const url = new URL("ws/", siteRoot);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:"; // wss on an https page
+  return url.href;
+}
+
+const client = new LiveClient(websocketUrl(), {
   onOpen: () => restoreSubscriptions().then(refreshFeed).catch(showProblem),
   onEvent: applyEvent,
   onStatus: (state, text) => {
@@ -289,8 +299,7 @@ if (signIn) {
   signIn.addEventListener("submit", (submit) => {
     submit.preventDefault();
     const name = document.getElementById("sign-in-name").value;
-    // Relative to this page, so it also works under a path prefix; the server
-    // sends a browser back to the feed.
-    location.href = `login/${encodeURIComponent(name)}/`;
+    // The server sends a browser back to the feed afterwards.
+    location.href = new URL(`login/${encodeURIComponent(name)}/`, siteRoot).href;
   });
 }
