@@ -1,4 +1,6 @@
-"""Assertions shared by the test modules."""
+"""Assertions and helpers shared by the test modules."""
+import contextlib
+
 from asgiref.sync import sync_to_async
 
 from social.models import Post
@@ -39,3 +41,52 @@ def assert_error_reply(reply, status=None, request_id=None):
     assert reply["errors"], reply
     assert reply["data"] is None, reply
     assert reply["request_id"] == request_id, reply
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyter_process(command, status_url, *, env=None, cwd=None, timeout=60):
+    """Run a Jupyter server (or `make lab`) in its own process group; yield its
+    Popen once `status_url` answers 200; stop the whole group afterwards."""
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # so the whole group (make, jupyter) can be stopped
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(status_url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)  # polling a bounded deadline, not waiting for luck
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

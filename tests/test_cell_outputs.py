@@ -8,7 +8,6 @@ every message of a real kernel for the whole run, as the browser does.
 from pathlib import Path
 
 import nbformat
-import pytest
 from jupyter_client.manager import start_new_kernel
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -9,12 +9,7 @@ WebSocket all go through `<base_url>proxy/absolute/<port>/`.
 """
 import asyncio
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +20,8 @@ from websockets.exceptions import ConnectionClosed
 from notebook_runtime import LiveServer
 from notebook_runtime.browser import INSTALL_HINT, launch_chromium
 
+from .helpers import free_port, jupyter_process
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,12 +29,6 @@ BASE_URL = "/user/learner/"
 TOKEN = "hub-proxy-test-token"
 HUB_HOST = "hub.workbook.test"  # resolved to 127.0.0.1 by the browser alone
 LIVE = 2000  # ms
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,34 +50,10 @@ def jupyter_server(tmp_path_factory):
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     status_url = f"http://127.0.0.1:{port}{BASE_URL}api/status?token={TOKEN}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(status_url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter server did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir)}
+    with jupyter_process(command, status_url, env=env) as process:
         yield {"port": port, "pid": process.pid, "runtime_dir": runtime_dir}
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture

@@ -1,24 +1,17 @@
 """`make lab` serves the whole workbook: notebooks, exercises, solutions, README."""
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from .helpers import free_port, jupyter_process
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "workbook-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -36,39 +29,15 @@ def lab(tmp_path_factory):
     port = free_port()
     runtime_dir = tmp_path_factory.mktemp("jupyter-runtime")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime_dir)}
-    process = subprocess.Popen(
-        [
-            "make",
-            "--no-print-directory",
-            "lab",
-            f"LAB_ARGS=--no-browser --port={port} --IdentityProvider.token={TOKEN}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # so the whole group (make, jupyter) can be stopped
-    )
+    command = [
+        "make",
+        "--no-print-directory",
+        "lab",
+        f"LAB_ARGS=--no-browser --port={port} --IdentityProvider.token={TOKEN}",
+    ]
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if get(f"{base_url}/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"make lab did not start: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
+    with jupyter_process(command, f"{base_url}/api/status?token={TOKEN}", env=env, cwd=ROOT):
         yield base_url, runtime_dir
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.mark.parametrize(
