@@ -2,15 +2,26 @@
 
 A good test passes against the finished consumer and fails against a consumer
 with exactly the bug it is meant to catch. Each checker runs the learner's test
-function against both.
+function against the finished consumer and against broken ones.
 """
 import asyncio
+import json
 
 from .support import checker_users
-from .verdict import Verdict, run
+from .verdict import Check, Verdict
 
 # A test that waits forever for an event is as broken as one that never fails.
 TEST_TIMEOUT = 10
+
+# How late the late consumer delivers a stray event: longer than a test that
+# "waits a second or two for nothing" waits.
+LATE = 3.0
+
+PASSES = "your test passes against the finished LivePostConsumer"
+LOOK_AT_THE_EVENTS = (
+    "Assert on what the subscriber receives, with a timeout: a test that never looks at "
+    "the events cannot catch this bug."
+)
 
 
 def silent_consumer():
@@ -23,6 +34,21 @@ def silent_consumer():
                 await super().dispatch(message)
 
     return SilentConsumer
+
+
+def bodiless_consumer():
+    """The finished consumer, except that events leave out their "data" (the body)."""
+    from social.consumers import OBSERVER_EVENT_TYPE, LivePostConsumer
+
+    class BodilessConsumer(LivePostConsumer):
+        async def dispatch(self, message):
+            if message["type"] == OBSERVER_EVENT_TYPE:
+                event = json.loads(message["body"]["text"])
+                event.pop("data", None)
+                message = {**message, "body": {"text": json.dumps(event)}}
+            await super().dispatch(message)
+
+    return BodilessConsumer
 
 
 def sticky_consumer():
@@ -39,6 +65,19 @@ def sticky_consumer():
     return StickyConsumer
 
 
+def late_sticky_consumer():
+    """The sticky consumer, whose events also arrive LATE seconds late."""
+    from social.consumers import OBSERVER_EVENT_TYPE
+
+    class LateStickyConsumer(sticky_consumer()):
+        async def dispatch(self, message):
+            if message["type"] == OBSERVER_EVENT_TYPE:
+                await asyncio.sleep(LATE)  # the bug simulated: a slow delivery
+            await super().dispatch(message)
+
+    return LateStickyConsumer
+
+
 async def outcome(test, consumer_class, author) -> str | None:
     """None if `test` passed against `consumer_class`, else why it failed."""
     try:
@@ -52,43 +91,63 @@ async def outcome(test, consumer_class, author) -> str | None:
     return None
 
 
-async def _check_test(check, test, broken_consumer, bug):
+async def _check_test(check, test, broken):
+    """Run `test` against the finished consumer, then against each of `broken`:
+    (behaviour, consumer class, hint) in the order `check` declares them."""
     from social.consumers import LivePostConsumer
 
     async with checker_users("alice") as (alice,):
         failure = await outcome(test, LivePostConsumer, alice)
         check.expect(
-            "your test passes against the finished LivePostConsumer",
+            PASSES,
             sent="await your_test(LivePostConsumer, author)",
             expected="passed",
             got="passed" if failure is None else failure,
             hint="Run it against LivePostConsumer yourself and read the failure.",
         )
-        failure = await outcome(test, broken_consumer, alice)
-        check.expect(
-            f"your test fails against a consumer where {bug}",
-            sent="await your_test(BrokenConsumer, author)",
-            expected="a failure (AssertionError or TimeoutError)",
-            got="passed" if failure is None else failure,
-            ok=failure is not None,
-            hint="Assert on what the subscriber receives, with a timeout: a test that "
-            "never looks at the events cannot catch this bug.",
-        )
+        for behaviour, consumer_class, hint in broken:
+            failure = await outcome(test, consumer_class, alice)
+            check.expect(
+                behaviour,
+                sent=f"await your_test({consumer_class.__name__}, author)",
+                expected="a failure (AssertionError or TimeoutError)",
+                got="passed" if failure is None else failure,
+                ok=failure is not None,
+                hint=hint,
+            )
 
 
 async def check_event_arrives_test(test) -> Verdict:
-    """Exercise 6.1: a test that a subscriber receives a create event."""
-    return await run(
-        "Exercise 6.1 · a test that an event arrives",
-        lambda check: _check_test(check, test, silent_consumer(), "no event is ever sent"),
-    )
+    """Exercise 6.1: a test that a subscriber receives exactly the create event."""
+    silent = "your test fails against a consumer where no event is ever sent"
+    bodiless = "your test fails against a consumer whose events leave out the body"
+    check = Check("Exercise 6.1 · a test that an event arrives", [PASSES, silent, bodiless])
+    broken = [
+        (silent, silent_consumer(), LOOK_AT_THE_EVENTS),
+        (
+            bodiless,
+            bodiless_consumer(),
+            'Compare the whole event with {"action": "create", "pk": post.pk, "data": {"body": '
+            "...}}: checking only its pk or action lets a missing body through.",
+        ),
+    ]
+    return await check.run(lambda: _check_test(check, test, broken))
 
 
 async def check_no_event_test(test) -> Verdict:
-    """Exercise 6.2: a test that, after unsubscribing, no event arrives."""
-    return await run(
-        "Exercise 6.2 · a test that an event does not arrive",
-        lambda check: _check_test(
-            check, test, sticky_consumer(), "unsubscribe_from_hashtag keeps the subscription"
+    """Exercise 6.2: a test that proves, with a sentinel, that after unsubscribing no
+    event arrives."""
+    sticky = "your test fails against a consumer where unsubscribe_from_hashtag keeps the subscription"
+    late = f"it also fails when that consumer's stray event comes late ({LATE:g} s after the post)"
+    check = Check("Exercise 6.2 · a test that an event does not arrive", [PASSES, sticky, late])
+    broken = [
+        (sticky, sticky_consumer(), LOOK_AT_THE_EVENTS),
+        (
+            late,
+            late_sticky_consumer(),
+            "A wait that sees nothing proves only that nothing came yet. Publish a sentinel "
+            "post after the #python one and assert that the first message to arrive is the "
+            "sentinel's: events arrive in order, however late.",
         ),
-    )
+    ]
+    return await check.run(lambda: _check_test(check, test, broken))
