@@ -10,7 +10,7 @@ MANAGE := $(BIN)/python tutorial_project/manage.py
 # Jupyter refuses to run as root (containers, CI) unless told it may.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test serve bench install migrate exercises check lock clean
+.PHONY: lab test serve bench install migrate exercises instructors check lock clean
 
 # The repository root is the lab's root, so notebooks/, exercises/, solutions/ and
 # the README all open from the file browser; the lab opens on the first notebook.
@@ -32,6 +32,13 @@ bench: install
 # Regenerate exercises/ from solutions/ (the single source) and store fresh outputs.
 exercises: install
 	$(BIN)/python -m notebook_runtime.exercise_notebooks generate
+
+# Rebuild instructors/schedule.md and practice-answers.md from the notebooks (after
+# changing a notebook's minutes or questions, or re-running it), and
+# exercise-mistakes.md from the checkers' tests (after changing a checker or a mutant).
+instructors: migrate
+	$(BIN)/python -m notebook_runtime.lesson_plan write
+	WRITE_MISTAKES=1 $(BIN)/pytest -q tests/test_exercise_checkers.py
 
 # Run your exercise notebook and report its checks: make check NB=exercises/04-hashtags.ipynb
 check: migrate

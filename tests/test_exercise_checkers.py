@@ -5,9 +5,15 @@ shown by the solution notebooks, whose stored outputs nbval compares.)
 Each wrong answer ("mutant") is one a learner could write: it breaks one rule of
 the exercise's statement, and the verdict must name that rule and give a hint
 that fits the mistake."""
+import ast
+import inspect
+import os
 import re
+import sys
+import textwrap
 import time
 from collections import deque
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -42,6 +48,11 @@ async def async_stub(*args, **kwargs):
     raise NotImplementedError()
 
 
+# What each mutant's verdict said, for instructors/exercise-mistakes.md (see the last
+# test of this module): test name -> (exercise, failing behaviour, hint).
+MISTAKES: dict[str, tuple[str, str, str]] = {}
+
+
 def assert_fails(verdict, behaviour_pattern, hint_pattern):
     """The verdict fails, names the behaviour, and gives a hint: no traceback. Every
     behaviour the checker declared is listed, right, wrong or not checked."""
@@ -54,6 +65,8 @@ def assert_fails(verdict, behaviour_pattern, hint_pattern):
     assert re.search(hint_pattern, matching[0].hint), text
     assert "got:" in text and "hint:" in text, text
     assert_lists_every_behaviour(verdict)
+    test_name = os.environ["PYTEST_CURRENT_TEST"].split("::")[-1].split(" ")[0]
+    MISTAKES.setdefault(test_name, (verdict.exercise, matching[0].behaviour, matching[0].hint))
     return matching[0]
 
 
@@ -769,3 +782,65 @@ async def test_a_no_event_test_that_waits_and_hopes_fails():
 async def test_chapter_06_stubs_are_not_started():
     assert_not_started(await ch06.check_event_arrives_test(async_stub))
     assert_not_started(await ch06.check_no_event_test(async_stub))
+
+
+# The instructors' page of common mistakes ---------------------------------------
+
+MISTAKES_PAGE = Path(__file__).resolve().parent.parent / "instructors" / "exercise-mistakes.md"
+
+
+def mutant_tests() -> dict[str, str]:
+    """The tests of this module that fail a wrong answer, with their source."""
+    module = sys.modules[__name__]
+    return {
+        name: inspect.getsource(function)
+        for name, function in vars(module).items()
+        if name.startswith("test_") and callable(function) and "assert_fails(" in inspect.getsource(function)
+    }
+
+
+def wrong_code(source: str) -> str:
+    """The learner's wrong answer inside a mutant test: its nested defs and classes."""
+    test = ast.parse(textwrap.dedent(source)).body[0]
+    lines = textwrap.dedent(source).splitlines()
+    parts = [
+        "\n".join(lines[node.lineno - 1 - len(node.decorator_list) : node.end_lineno])
+        for node in test.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    ]
+    return textwrap.dedent("\n\n".join(parts))
+
+
+def mistakes_page(recorded, sources) -> str:
+    lines = [
+        "# Common exercise mistakes",
+        "",
+        "Each exercise checker is tested against wrong answers a learner could write (the",
+        "\"mutants\" in `tests/test_exercise_checkers.py`). This page is generated from those tests",
+        "by `make instructors`: the wrong code, the rule the checker marks ✘, and the hint it gives.",
+        "`make test` fails when the page and the tests disagree.",
+    ]
+    by_exercise: dict[str, list[str]] = {}
+    for name in sources:
+        exercise, behaviour, hint = recorded[name]
+        mistake = name.removeprefix("test_").replace("_", " ")
+        code = wrong_code(sources[name])
+        entry = [f"### {mistake[0].upper()}{mistake[1:]}", ""]
+        if code:
+            entry += ["```python", code, "```", ""]
+        entry += [f"- **Marked ✘**: {behaviour}", f"- **Hint**: {hint}", ""]
+        by_exercise.setdefault(exercise, []).extend(entry)
+    for exercise in sorted(by_exercise):
+        lines += ["", f"## {exercise}", "", *by_exercise[exercise]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def test_the_instructors_page_of_mistakes_is_up_to_date():
+    """Runs last: it needs every mutant's verdict. WRITE_MISTAKES=1 writes the page."""
+    sources = mutant_tests()
+    if set(MISTAKES) != set(sources):
+        pytest.skip("run the whole module to compare the page of mistakes")
+    page = mistakes_page(MISTAKES, sources)
+    if os.environ.get("WRITE_MISTAKES"):
+        MISTAKES_PAGE.write_text(page)
+    assert MISTAKES_PAGE.read_text() == page, "run `make instructors`"
