@@ -828,6 +828,8 @@ def mistakes_page(recorded, sources) -> str:
         entry = [f"### {mistake[0].upper()}{mistake[1:]}", ""]
         if code:
             entry += ["```python", code, "```", ""]
+        # A user's id in a group name differs from run to run: "'-author-<id>'".
+        hint = re.sub(r"(?<=-)\d+(?=')", "<id>", hint)
         entry += [f"- **Marked ✘**: {behaviour}", f"- **Hint**: {hint}", ""]
         by_exercise.setdefault(exercise, []).extend(entry)
     for exercise in sorted(by_exercise):
