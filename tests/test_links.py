@@ -75,3 +75,40 @@ def test_a_missing_target_is_reported(tmp_path):
 @pytest.mark.parametrize("path", documents(), ids=lambda path: str(path.relative_to(ROOT)))
 def test_every_relative_link_resolves_inside_the_tree(path):
     assert broken_links(path) == []
+
+
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+def heading_anchors(markdown: str) -> list[str]:
+    """The anchors GitHub (and the book, with myst_heading_anchors) give headings."""
+    prose = FENCED_CODE.sub("", markdown)
+    return [
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in HEADING.findall(prose)
+    ]
+
+
+def in_page_anchors(markdown: str) -> list[str]:
+    prose = INLINE_CODE.sub("", FENCED_CODE.sub("", markdown))
+    targets = MARKDOWN_LINK.findall(prose) + HTML_LINK.findall(prose)
+    return [target[1:] for target in targets if target.startswith("#")]
+
+
+def test_heading_anchors_are_made_as_github_makes_them():
+    assert heading_anchors("## Workshops and hosted use\n## Performance: `make bench`") == [
+        "workshops-and-hosted-use",
+        "performance-make-bench",
+    ]
+
+
+MARKDOWN_PAGES = [path for path in documents() if path.suffix == ".md"]
+
+
+@pytest.mark.parametrize("path", MARKDOWN_PAGES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_link_within_a_page_names_one_of_its_headings(path):
+    """A `#section` link jumps somewhere, and no two sections share a title."""
+    markdown = path.read_text()
+    anchors = heading_anchors(markdown)
+    assert [anchor for anchor in in_page_anchors(markdown) if anchor not in anchors] == []
+    assert sorted({a for a in anchors if anchors.count(a) > 1}) == []
