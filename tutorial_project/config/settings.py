@@ -158,3 +158,26 @@ STORAGES = {
 # (runserver and the notebooks' server serve them themselves while DEBUG is on).
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# What one client may ask of the server (social/limits.py enforces them; the
+# README's "Limits" table). Each has a safe default and an environment variable of
+# the same name, so a benchmark or a deployment can change it without an edit here.
+SOCIAL_LIMITS = {
+    # The longest text frame the consumer parses: 413 reply. (uvicorn's own
+    # --ws-max-size, 16 MiB by default, closes the connection with 1009 above that.)
+    "MAX_MESSAGE_LENGTH": 16 * 1024,
+    # Hashtag and list subscriptions one connection may hold: 429 reply.
+    "MAX_SUBSCRIPTIONS": 100,
+    # Posts one user may create in any 60 seconds, over all their connections and
+    # server processes (counted in the database): 429 reply.
+    "POSTS_PER_MINUTE": 30,
+    # Open WebSocket connections one signed-in user may hold in one server process:
+    # the next is closed with code 4429.
+    "CONNECTIONS_PER_USER": 20,
+    # Seconds a connection's socket may refuse to take a message (a client that
+    # stopped reading) before it is closed and leaves its groups.
+    "SEND_TIMEOUT": 10.0,
+}
+for _name, _default in SOCIAL_LIMITS.items():
+    if f"SOCIAL_{_name}" in os.environ:
+        SOCIAL_LIMITS[_name] = type(_default)(os.environ[f"SOCIAL_{_name}"])
