@@ -43,10 +43,12 @@ from .processes import (
     HOST,
     RedisServer,
     ServerProcess,
+    deployed_environment,
     free_port,
-    manage,
     project_environment,
+    session_cookie,
     shared_sqlite_database,
+    uvicorn_command,
 )
 
 TAG = "bench"
@@ -114,15 +116,15 @@ def daphne(application: str):
 
 def uvicorn(application: str):
     """The production command the README documents (chosen by this benchmark)."""
-    return lambda port: [
-        sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port),
-        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off", "--log-level", "warning", application,
-    ]
+    return lambda port: [*uvicorn_command(port), application]
 
 
 def targets(database: str, redis_url: str | None = None) -> list[Target]:
-    # DEBUG off, as deployed (DEBUG also records every SQL query in memory).
-    env = project_environment(SQLITE_PATH=database, DJANGO_DEBUG="0")
+    # DEBUG off, as deployed (DEBUG also records every SQL query in memory); the
+    # publisher posts far more than a user may per minute.
+    env = project_environment(
+        **deployed_environment(SQLITE_PATH=database, SOCIAL_POSTS_PER_MINUTE="1000000")
+    )
     project = uvicorn("config.asgi:application")
     found = [
         Target("ceiling", "broadcast", lambda port: [sys.executable, "-c", CEILING_SERVER, str(port)]),
@@ -186,21 +188,10 @@ async def collect(connection, posts: int, received: list, protocol: str):
         seen += 1
 
 
-SESSION_FOR_PUBLISHER = (
-    "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
-    "from django.contrib.sessions.backends.db import SessionStore;"
-    "user, _ = get_user_model().objects.get_or_create(username='publisher');"
-    "session = SessionStore(); session[SESSION_KEY] = str(user.pk);"
-    "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
-    "session[HASH_SESSION_KEY] = user.get_session_auth_hash(); session.create();"
-    "print(session.session_key)"
-)
-
-
 def publisher_cookie(database: str) -> str:
     """A signed-in session for the publisher, made in the shared database (the
     development sign-in view is off, as in production)."""
-    return "sessionid=" + manage("shell", "-c", SESSION_FOR_PUBLISHER, SQLITE_PATH=database).split()[-1]
+    return session_cookie("publisher", SQLITE_PATH=database)
 
 
 async def measure(

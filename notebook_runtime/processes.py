@@ -1,10 +1,13 @@
 """Separate processes for the scale-out chapter and its tests: a real redis-server,
-and tutorial_project server processes (`manage.py runserver`, i.e. daphne).
+tutorial_project server processes (`manage.py runserver`, i.e. daphne, for
+development; `DeployedServer`, uvicorn with DEBUG off, as the README deploys it),
+and signed-in sessions for them.
 
 Everything listens on 127.0.0.1 on a free port, waits (bounded) until it accepts
 connections, and is stopped by `.stop()` or by leaving a `with` block.
 """
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -121,6 +124,79 @@ class ProjectServer(ServerProcess):
 
     def __repr__(self):
         return f"<ProjectServer {self.url}>"
+
+
+class DeployedServer(ServerProcess):
+    """tutorial_project as the README deploys it: uvicorn, DEBUG off, a secret key
+    of its own (`deployed_environment`), in its own process.
+
+    Served over plain HTTP on loopback, so without the redirect to HTTPS that a
+    deployment behind a TLS proxy keeps on. The development sign-in does not
+    exist: sign clients in with `session_cookie`.
+    """
+
+    def __init__(self, **environ: str):
+        port = free_port()
+        super().__init__(
+            [*uvicorn_command(port), "config.asgi:application"],
+            port,
+            env=project_environment(**deployed_environment(**environ)),
+            cwd=PROJECT_DIR,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __repr__(self):
+        return f"<DeployedServer {self.url}>"
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The README's production command, without the application's name."""
+    return [
+        sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port),
+        "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
+        "--lifespan", "off", "--log-level", "warning",
+    ]
+
+
+# One key for every deployed process this Python process starts, so that they
+# (and `session_cookie`) accept each other's sessions.
+DEPLOYED_SECRET_KEY = secrets.token_urlsafe(50)
+
+
+def deployed_environment(**environ: str) -> dict:
+    """The production profile's variables for a server on loopback, plus `environ`."""
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": DEPLOYED_SECRET_KEY,
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        **environ,
+    }
+
+
+SESSION_FOR_USER = (
+    "import os;"
+    "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
+    "from django.contrib.sessions.backends.db import SessionStore;"
+    "user, _ = get_user_model().objects.get_or_create(username=os.environ['SESSION_USERNAME']);"
+    "session = SessionStore(); session[SESSION_KEY] = str(user.pk);"
+    "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
+    "session[HASH_SESSION_KEY] = user.get_session_auth_hash(); session.create();"
+    "print(session.session_key)"
+)
+
+
+def session_cookie(username: str, **environ: str) -> str:
+    """A Cookie header value signing `username` in (created if new), as Django's
+    test client's force_login() does: a session written straight to the database
+    that `environ` (SQLITE_PATH or DATABASE_URL) names, for a server whose
+    development sign-in is off. The session's hash is signed with the deployed
+    servers' key (`deployed_environment`)."""
+    environ = deployed_environment(SESSION_USERNAME=username, **environ)
+    key = manage("shell", "-c", SESSION_FOR_USER, **environ).split()[-1]
+    return f"sessionid={key}"
 
 
 def manage_command() -> list[str]:
