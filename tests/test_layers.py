@@ -90,3 +90,16 @@ async def test_queues_nobody_receives_from_are_given_back():
     assert set(layer.channels) == {channels[0]}  # the one being received from stays
     await layer.send(channels[0], {"type": "post.event"})
     assert (await asyncio.wait_for(waiting, TIMEOUT))["type"] == "post.event"
+
+
+async def test_a_stalled_channel_is_logged_once_until_it_takes_a_message_again(caplog):
+    layer = FanOutInMemoryChannelLayer(capacity=1)
+    (stalled,) = await members(layer, 1)
+    with caplog.at_level(logging.WARNING, logger="social.layers"):
+        for number in range(50):  # one taken, 49 dropped: one line
+            await layer.group_send("followers", {"type": "post.event", "number": number})
+        assert len(caplog.records) == 1
+        assert (await receive(layer, stalled))["number"] == 0
+        for number in range(2):  # taken again, then full again: a new line
+            await layer.group_send("followers", {"type": "post.event", "number": number})
+    assert len(caplog.records) == 2

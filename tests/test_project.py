@@ -36,9 +36,11 @@ def test_post_body_is_required_and_at_most_256_characters(alice):
     Post(author=alice, body="x" * 256).full_clean()
 
 
-def test_post_has_an_index_for_the_newest_first_listing():
-    (index,) = Post._meta.indexes
-    assert index.fields == ["-created_at", "-id"]
+def test_post_has_indexes_for_the_feed_and_for_the_rate_limit():
+    assert [index.fields for index in Post._meta.indexes] == [
+        ["-created_at", "-id"],
+        ["author", "created_at"],
+    ]
 
 
 @pytest.mark.django_db

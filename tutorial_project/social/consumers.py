@@ -32,6 +32,7 @@ from rest_framework import serializers
 
 from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
+from .limits import LimitsMixin, SlowReader, check_post_rate, check_subscription_room
 from .models import Post
 from .permissions import IsAuthenticatedForWrite
 from .serializers import HashtagSubscriptionSerializer, PostSerializer
@@ -60,6 +61,7 @@ def hashtag_group(tag: str) -> str:
 
 
 class LivePostConsumer(
+    LimitsMixin,
     EnvelopeMixin,
     ListModelMixin,
     RetrieveModelMixin,
@@ -101,10 +103,17 @@ class LivePostConsumer(
         # hop to the one thread that runs synchronous database code, for every
         # message: every live event for every subscriber included. An event
         # touches no database, so it skips the hop (measured: `make bench`).
-        if message["type"] == OBSERVER_EVENT_TYPE:
-            await self.post_change_handler(message)
-        else:
-            await super().dispatch(message)
+        try:
+            if message["type"] == OBSERVER_EVENT_TYPE:
+                await self.post_change_handler(message)
+            else:
+                await super().dispatch(message)
+        except SlowReader:
+            await self.drop_slow_reader()
+
+    def perform_create(self, serializer, **kwargs):
+        check_post_rate(self.scope["user"], Post.objects)
+        super().perform_create(serializer, **kwargs)
 
     def get_object(self, **kwargs):
         if "pk" not in kwargs:
@@ -161,6 +170,7 @@ class LivePostConsumer(
     @action()
     async def subscribe_to_hashtag(self, hashtag, **kwargs):
         tag = _validated_hashtag(hashtag)
+        check_subscription_room(self.groups, hashtag_group(tag))
         await self.post_change_handler.subscribe(hashtag=tag, request_id=SUBSCRIBED)
         return {}, 201
 
@@ -171,6 +181,7 @@ class LivePostConsumer(
 
     @action()
     async def subscribe_to_list(self, **kwargs):
+        check_subscription_room(self.groups, ALL_POSTS_GROUP)
         await self.post_change_handler.subscribe(all_posts=True, request_id=SUBSCRIBED)
         return {}, 201
 

@@ -15,6 +15,8 @@ import inspect
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 
+from .limits import limit
+
 # Arguments DCRF passes to every action itself, never taken from the message.
 DCRF_ARGUMENTS = frozenset({"request_id", "action"})
 
@@ -28,9 +30,12 @@ class MessageTooLong(APIException):
 class EnvelopeMixin:
     """Mix into an AsyncAPIConsumer, before it in the bases."""
 
-    # The largest valid message (a 256-character post) is far below this; the
-    # limit stops a client from making the server parse megabytes of JSON.
-    max_message_length = 16 * 1024
+    @property
+    def max_message_length(self):
+        """SOCIAL_LIMITS["MAX_MESSAGE_LENGTH"]: the largest valid message (a
+        256-character post) is far below it; it stops a client from making the
+        server parse megabytes of JSON."""
+        return limit("MAX_MESSAGE_LENGTH")
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:

@@ -19,7 +19,9 @@ is done: the expiry sweep runs at most once per `sweep_interval` seconds, and
 also removes the empty queues of channels nobody is receiving from; a queue is
 built only for a new channel; group_send puts the messages directly. A
 message that finds a channel full is still dropped, as Channels' layers do, but
-no longer silently: it is logged, so raise `capacity` if you see it.
+no longer silently: the first one dropped for a channel is logged (one line, not
+one per message, until the channel takes a message again), so raise `capacity`
+if you see it for clients that are keeping up.
 """
 import asyncio
 import logging
@@ -39,6 +41,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
         self.sweep_interval = sweep_interval
         self._next_sweep = 0.0
         self._receivers = Counter()  # channel -> receive() calls waiting on it
+        self._full = set()  # channels that dropped a message since they last took one
 
     def _sweep_if_due(self):
         now = time.monotonic()
@@ -61,6 +64,8 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
             self._queue(channel).put_nowait((time.time() + self.expiry, deepcopy(message)))
         except asyncio.QueueFull:
             raise ChannelFull(channel)
+        if self._full:
+            self._full.discard(channel)
 
     async def send(self, channel, message):
         assert isinstance(message, dict), "message is not a dict"
@@ -82,6 +87,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
     async def flush(self):
         await super().flush()
         self._receivers.clear()
+        self._full.clear()
 
     async def group_send(self, group, message):
         assert isinstance(message, dict), "Message is not a dict"
@@ -91,7 +97,10 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
             try:
                 self._put(channel, message)
             except ChannelFull:
-                logger.warning(
-                    "Channel %s is full (capacity %d): a message to group %s was dropped.",
-                    channel, self.get_capacity(channel), group,
-                )
+                if channel not in self._full:
+                    self._full.add(channel)
+                    logger.warning(
+                        "Channel %s is full (capacity %d): messages to it are dropped "
+                        "until its consumer catches up (first: one to group %s).",
+                        channel, self.get_capacity(channel), group,
+                    )

@@ -17,6 +17,8 @@ class Post(models.Model):
         indexes = [
             # Serves the feed: "the newest posts first".
             models.Index(fields=["-created_at", "-id"], name="post_newest_first"),
+            # Serves the rate limit: "this author's posts of the last minute".
+            models.Index(fields=["author", "created_at"], name="post_author_recent"),
         ]
 
     def __str__(self):
