@@ -167,3 +167,18 @@ async def test_page_reconnects_restores_its_subscription_and_refreshes(open_page
         await post_from(alice, "Back online #python")
         await expect(post_on(bob, "Back online")).to_be_visible(timeout=LIVE)
         await expect(bob.locator("#filter-list")).to_contain_text("#python")
+
+
+async def test_a_connection_over_the_users_limit_says_why_on_the_page(open_page, browser, asgi_server):
+    from django.conf import settings
+    from django.test import override_settings
+
+    with override_settings(SOCIAL_LIMITS={**settings.SOCIAL_LIMITS, "CONNECTIONS_PER_USER": 1}):
+        await open_page("alice")
+        context = await browser.new_context()
+        second_tab = await context.new_page()
+        await second_tab.goto(asgi_server.url + "/login/alice/")
+        status = second_tab.locator("#status")
+        await expect(status).to_have_attribute("data-state", "reconnecting")
+        await expect(status).to_contain_text("too many open connections for your account")
+        await expect(status).to_contain_text("reconnecting in 15 s")

@@ -6,6 +6,12 @@
 // LiveClient: requests matched to replies by request_id, events handed to a
 // callback, and automatic reconnection with a growing delay.
 
+// Close codes the server chooses for a reason the reader can act on
+// (social/limits.py): what the page says, and how long it waits before retrying.
+const CLOSE_REASONS = {
+  4429: { text: "too many open connections for your account: close another tab", delay: 15000 },
+};
+
 class LiveClient {
   constructor(url, { onEvent, onOpen, onStatus }) {
     this.url = url;
@@ -27,15 +33,17 @@ class LiveClient {
       this.onOpen();
     });
     this.socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
-    this.socket.addEventListener("close", () => this.reconnectLater());
+    this.socket.addEventListener("close", (event) => this.reconnectLater(event.code));
   }
 
-  reconnectLater() {
+  reconnectLater(closeCode) {
     for (const { reject } of this.pending.values()) reject(new Error("connection lost"));
     this.pending.clear();
-    const delay = this.retryDelay;
+    const reason = CLOSE_REASONS[closeCode];
+    const delay = Math.max(this.retryDelay, reason ? reason.delay : 0);
     this.retryDelay = Math.min(delay * 2, 15000);
-    this.onStatus("reconnecting", `reconnecting in ${delay / 1000} s`);
+    const retry = `reconnecting in ${delay / 1000} s`;
+    this.onStatus("reconnecting", reason ? `${reason.text}; ${retry}` : retry);
     setTimeout(() => this.connect(), delay);
   }
 
