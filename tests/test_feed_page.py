@@ -182,3 +182,23 @@ async def test_a_connection_over_the_users_limit_says_why_on_the_page(open_page,
         await expect(status).to_have_attribute("data-state", "reconnecting")
         await expect(status).to_contain_text("too many open connections for your account")
         await expect(status).to_contain_text("reconnecting in 15 s")
+
+
+async def test_a_followed_tag_matches_posts_as_the_server_folds_case(open_page):
+    """The page and the server compare tags the same way, also where case folding
+    differs from lower case: "#Straße" is "#STRASSE" (both fold to "strasse")."""
+
+    async def follow_strasse(page):
+        await page.fill("#filter-tag", "#Straße")
+        await page.click("#add-filter button")
+        await expect(page.locator("#filter-list")).to_contain_text("#strasse")
+
+    alice = await open_page("alice")
+    bob = await open_page("bob")
+    await follow_strasse(bob)
+    await post_from(alice, "Closed today #STRASSE")
+    await expect(post_on(bob, "Closed today")).to_be_visible(timeout=LIVE)
+    await bob.reload()  # the refreshed feed filters with the same rule
+    await expect(bob.locator("#status")).to_have_attribute("data-state", "live")
+    await follow_strasse(bob)
+    await expect(post_on(bob, "Closed today")).to_be_visible(timeout=LIVE)

@@ -88,8 +88,16 @@ function describeErrors(errors) {
 
 const HASHTAG = /#([\p{L}\p{N}_]+)/gu;
 
+// The server compares tags by Unicode case folding (Python's str.casefold()), which
+// JavaScript lacks. Lower, upper, then lower case again gives the same result for
+// the letters whose folding is not simply their lower case: "ß" and "ẞ" fold to
+// "ss" ("Straße" is "STRASSE"), "ς" to "σ", "ﬁ" to "fi".
+function caseFold(text) {
+  return text.toLowerCase().toUpperCase().toLowerCase();
+}
+
 function normalizeTag(tag) {
-  return tag.replace(/^#/, "").normalize("NFC").toLowerCase();
+  return caseFold(tag.replace(/^#/, "").normalize("NFC")).normalize("NFC");
 }
 
 function hashtagsIn(text) {
