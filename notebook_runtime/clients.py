@@ -37,7 +37,7 @@ class ApiSession:
         self._last_request_id += 1
         request_id = self._last_request_id
         await self.send_json({"action": action, "request_id": request_id, **params})
-        return await self._reply_to(request_id, action, timeout or self.timeout)
+        return await self._reply_to(request_id, action, self.timeout if timeout is None else timeout)
 
     async def send_json(self, message) -> None:
         await self.send_text(json.dumps(message))
@@ -51,7 +51,7 @@ class ApiSession:
         the reply to something sent with send_text()/send_json()."""
         if self._unclaimed:
             return self._unclaimed.popleft()
-        return await self._receive(timeout or self.timeout, "message")
+        return await self._receive(self.timeout if timeout is None else timeout, "message")
 
     async def close(self) -> None:
         open_sessions.discard(self)

@@ -6,6 +6,7 @@ wait for a server that cannot run.
 """
 import asyncio
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar

@@ -63,9 +63,17 @@ async def test_stop_is_idempotent_and_start_twice_is_an_error():
     assert repr(server) == "<LiveServer stopped>"
 
 
-def test_setup_django_is_idempotent():
+@pytest.mark.django_db
+def test_setup_django_is_idempotent(alice, monkeypatch):
+    """A second call keeps the database and its rows, and migrates nothing again."""
+    from django.conf import settings
+
+    from notebook_runtime import django_setup
+
     first = setup_django()
-    assert setup_django() == first
+    monkeypatch.setattr(django_setup, "_migrate", lambda: pytest.fail("migrated a second time"))
+    assert setup_django() == first == str(settings.DATABASES["default"]["NAME"])
+    assert type(alice).objects.filter(pk=alice.pk).exists()
 
 
 async def test_sync_orm_in_the_loop_thread_is_refused(alice):
@@ -137,6 +145,19 @@ async def test_request_times_out_with_a_clear_message(api):
     session = await api()
     with pytest.raises(TimeoutError, match=r"No message arrived within 0.05 s"):
         await session.next_message(timeout=0.05)
+
+
+async def test_an_explicit_zero_timeout_is_not_the_default(api):
+    session = await api()
+    with pytest.raises(TimeoutError, match=r"within 0 s"):
+        await session.next_message(timeout=0)
+
+
+async def test_http_session_returns_an_error_status_instead_of_raising(asgi_server):
+    from notebook_runtime import HttpSession
+
+    status, body = await HttpSession(asgi_server.url).get("/no-such-page/")
+    assert status == 404 and body
 
 
 async def test_server_serves_a_consumer_written_elsewhere():
