@@ -28,14 +28,18 @@ async def browser():
 
 
 @pytest.fixture
-def open_page(browser, asgi_server):
+async def open_page(browser, asgi_server):
     """Open the feed signed in as `username` (None: a guest), each in its own
-    browser context (its own cookies), waiting until the page is live."""
+    browser context (its own cookies), waiting until the page is live.
+
+    A JavaScript error on any of the pages fails the test, with the page's own
+    message and stack (raising inside Playwright's event callback would not)."""
+    page_errors = []
 
     async def open_as(username=None, server=asgi_server):
         context = await browser.new_context()
         page = await context.new_page()
-        page.on("pageerror", lambda error: pytest.fail(f"JavaScript error: {error}"))
+        page.on("pageerror", lambda error: page_errors.append(f"{error.message}\n{error.stack}"))
         # Opening the sign-in URL by hand, as a learner would: it lands on the feed.
         target = f"/login/{username}/" if username else "/"
         await page.goto(server.url + target)
@@ -43,7 +47,8 @@ def open_page(browser, asgi_server):
         await expect(page.locator("#status")).to_have_attribute("data-state", "live")
         return page
 
-    return open_as
+    yield open_as
+    assert not page_errors, "JavaScript errors on the page:\n" + "\n".join(page_errors)
 
 
 async def post_from(page, body):
