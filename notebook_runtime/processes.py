@@ -132,7 +132,8 @@ class DeployedServer(ServerProcess):
 
     Served over plain HTTP on loopback, so without the redirect to HTTPS that a
     deployment behind a TLS proxy keeps on. The development sign-in does not
-    exist: sign clients in with `session_cookie`.
+    exist; users sign in with a password (/accounts/login/), and a test or a
+    benchmark signs clients in with `session_cookie`, which needs none.
     """
 
     def __init__(self, **environ: str):

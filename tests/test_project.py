@@ -176,7 +176,11 @@ def settings_in_a_fresh_process(**environ):
         "'layer': settings.CHANNEL_LAYERS['default'], "
         "'db': settings.DATABASES['default']['NAME'], 'apps': settings.INSTALLED_APPS}))"
     )
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_DEBUG"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY"}
+    }
     env.update(environ, DJANGO_SETTINGS_MODULE="config.settings")
     output = subprocess.run(
         [sys.executable, "-c", script],
@@ -201,7 +205,10 @@ def test_settings_defaults_are_embedded():
 
 def test_settings_follow_the_environment():
     settings = settings_in_a_fresh_process(
-        REDIS_URL="redis://127.0.0.1:6390/0", DJANGO_DEBUG="0", SQLITE_PATH="/tmp/x.sqlite3"
+        REDIS_URL="redis://127.0.0.1:6390/0",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="a-deployment-key-of-its-own-" + "x" * 30,  # required with DEBUG off
+        SQLITE_PATH="/tmp/x.sqlite3",
     )
     assert settings["debug"] is False
     assert settings["layer"] == {

@@ -4,7 +4,8 @@ Every value has a development default so that `make serve` and the notebooks wor
 configuration: SQLite and the in-memory channel layer, both embedded in the process. The
 environment overrides what a deployment must change:
 
-    DJANGO_SECRET_KEY    the signing key (the default is public, so never deploy it)
+    DJANGO_SECRET_KEY    the signing key. The default is public: with DEBUG off the
+                         project refuses to start without a key of its own
     DJANGO_DEBUG         "0"/"false" turns debug, and the development sign-in, off
     DJANGO_ALLOWED_HOSTS comma-separated hosts added to 127.0.0.1 and localhost
     DJANGO_PROXY_PREFIXES comma-separated path prefixes a trusted path-prefix proxy serves the
@@ -12,11 +13,31 @@ environment overrides what a deployment must change:
     SQLITE_PATH          where the SQLite database lives (default: db.sqlite3 here)
     DATABASE_URL         another database instead, e.g. postgres://user:pass@127.0.0.1:5432/social
     REDIS_URL            use channels_redis, so several server processes share groups
+
+With DEBUG off the site is served over HTTPS only, and `manage.py check --deploy` passes
+once the HSTS questions below are answered. While DEBUG is on, Django's own defaults hold
+(plain HTTP, cookies not Secure) unless these say otherwise:
+
+    DJANGO_SECURE_SSL_REDIRECT  "0" stops redirecting http:// requests to https://
+                         (default: on with DEBUG off), for a server only a proxy reaches
+    DJANGO_SECURE_PROXY_SSL_HEADER  "1" trusts `X-Forwarded-Proto: https` to mean the
+                         browser used HTTPS. Only behind a TLS proxy that sets (or
+                         removes) that header on every request; anyone else could send it
+    DJANGO_SECURE_HSTS_SECONDS  how long browsers must use HTTPS only for this host, the
+                         Strict-Transport-Security header (default: a year with DEBUG off;
+                         "0" sends none)
+    DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS, DJANGO_SECURE_HSTS_PRELOAD  "1" or "0": extend
+                         HSTS to every subdomain; allow submitting the domain to the
+                         browsers' preload list. Both default to off, and `check --deploy`
+                         warns until each is answered, either way
+    DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins a form may be posted from besides
+                         the request's own, e.g. https://social.example
 """
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,15 +49,72 @@ def env_flag(name: str, default: bool) -> bool:
     return value.strip().lower() not in {"", "0", "false", "no", "off"}
 
 
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "django-insecure-development-only-key-do-not-deploy"
-)
+def env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+# Public (it is in this repository), so anyone could sign a session cookie with it.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
+
 DEBUG = env_flag("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
-    host.strip()
-    for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",")
-    if host.strip()
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip() or DEVELOPMENT_SECRET_KEY
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    # A warning from `check --deploy` would come too late: runserver and uvicorn never
+    # run it, and the server would be signing sessions with a key everyone knows.
+    raise ImproperlyConfigured(
+        "DEBUG is off, so DJANGO_SECRET_KEY must be set to a secret key of this "
+        "deployment's own (the development default is public). Make one with:\n"
+        '    python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + env_list("DJANGO_ALLOWED_HOSTS")
+
+# HTTPS. While DEBUG is on nothing below changes Django's defaults, so http://127.0.0.1
+# keeps working; with DEBUG off the site is served over HTTPS only.
+#
+# http:// requests are redirected to https://. A server that only a TLS proxy reaches
+# may leave that to the proxy (DJANGO_SECURE_SSL_REDIRECT=0).
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Behind a TLS proxy every request arrives as plain HTTP: Django would redirect it
+# again, forever, and refuse forms from the https:// origin. The proxy says what the
+# browser used in X-Forwarded-Proto, but that header is only trustworthy when the proxy
+# overwrites it on every request, so it is believed only when asked for. (uvicorn
+# already believes it from its --forwarded-allow-ips, 127.0.0.1 by default.)
+if env_flag("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Cookies that browsers send over HTTPS only, so a network attacker never sees the
+# session. (HttpOnly, Django's default for the session cookie, keeps it from scripts.)
+SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = not DEBUG
+# HSTS (sent with HTTPS responses only): once a browser has seen the site over HTTPS it
+# refuses plain HTTP, and certificate errors, for this host for SECURE_HSTS_SECONDS.
+# A year by default: with the redirect above the host is committed to HTTPS anyway,
+# and a shorter time leaves infrequent visitors unprotected. Try 3600 on a first
+# deployment if unsure. Subdomains and the preload list commit other hosts, and cannot
+# be taken back quickly, so they are off unless asked for; `check --deploy` warns
+# (security.W005, W021) until the environment answers each, either way.
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS") or (0 if DEBUG else 365 * 86400)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for variable, check in [
+        ("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "security.W005"),
+        ("DJANGO_SECURE_HSTS_PRELOAD", "security.W021"),
+    ]
+    if variable in os.environ  # answered: a decision, not an oversight
 ]
+# Origins a form may be posted from besides the request's own, e.g. the site's public
+# https:// origin when the proxy does not tell Django that the request used HTTPS.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# Signing in with a password: Django's LoginView and LogoutView (config/urls.py). URL
+# names, not paths, so that they follow a proxy's path prefix (config/proxy.py).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "feed"
+LOGOUT_REDIRECT_URL = "feed"
 
 # Requests that jupyter-server-proxy (or a proxy like it) forwards under one of these
 # path prefixes are served as if mounted there, with the browser's host accepted for

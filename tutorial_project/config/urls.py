@@ -1,12 +1,18 @@
 """HTTP routes. The WebSocket route lives in social/routing.py."""
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from social import views
 
 urlpatterns = [
     path("", views.feed, name="feed"),
+    # Signing in with a password, in production and development alike. Django's own
+    # views and their URL names (LOGIN_URL and the redirects are in settings); the
+    # template is social/templates/registration/login.html. Sign-out takes a POST only.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page links: send them to the icon.
     path("favicon.ico", views.favicon, name="favicon"),

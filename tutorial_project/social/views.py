@@ -1,9 +1,12 @@
 """The live feed page, and a development-only sign-in and sign-out.
 
+Signing in with a password is Django's own LoginView and LogoutView, routed always
+(config/urls.py, template registration/login.html); `createsuperuser` or
+`changepassword` gives a user a password.
+
 dev_login and dev_logout are routed by config/urls.py only while DEBUG is on. They
 let a notebook, a test or a second browser become any user with one request (as the
-source article's example project did). A real site signs users in with a password
-and Django's LoginView.
+source article's example project did), with no password at all.
 
 Both answer the way the client asks (its Accept header): a browser, which prefers
 HTML, is sent on to the feed; any other client (the notebooks' HttpSession, curl,
@@ -26,6 +29,7 @@ def feed(request):
         request,
         "social/feed.html",
         {
+            # The password-free sign-in form, only where it is routed.
             "dev_sign_in": settings.DEBUG,
             # The site's root as this request sees it: "/", or a proxy's path
             # prefix (config/proxy.py). feed.js builds every URL from it.
