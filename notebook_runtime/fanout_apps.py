@@ -1,7 +1,9 @@
 """ASGI applications the fan-out benchmark compares with tutorial_project.
 
-Served by daphne in their own process, e.g.
-`daphne notebook_runtime.fanout_apps:bare_channels`. Importing this module sets
+Each is served in its own process, as fanout.targets() says: `bare_channels` and
+`article` by daphne (`daphne notebook_runtime.fanout_apps:bare_channels`), as the
+article's readers would run them, and `project_on_stock_layer` by uvicorn, as the
+project is deployed, so that it differs from the `project` target only in its layer. Importing this module sets
 Django up for the tutorial project (settings from the environment).
 
 - `bare_channels`: a Channels consumer that group_sends a prebuilt message: the
