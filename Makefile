@@ -15,7 +15,7 @@ WHEELHOUSE ?= wheelhouse
 PIP_SOURCE := $(if $(OFFLINE),--no-index --find-links $(WHEELHOUSE))
 BOOK_INSTALLED := $(VENV)/.book-installed
 
-.PHONY: lab test serve bench install migrate exercises instructors check doctor lock clean
+.PHONY: lab test serve bench stress install migrate exercises instructors check doctor lock clean
 
 # The repository root is the lab's root, so notebooks/, exercises/, solutions/ and
 # the README all open from the file browser; the lab opens on the first notebook.
@@ -33,6 +33,11 @@ serve: migrate
 # Fan-out benchmark: make bench (S = 10..1000), make bench QUICK=1 (under a minute).
 bench: install
 	$(BIN)/python -m notebook_runtime.fanout $(if $(QUICK),--quick) --json fanout-results.json
+
+# Stress benchmark of one deployed server: connections held, a soak, a write flood, a slow
+# reader and each limit's refusal; make stress QUICK=1 (under a minute). Fails if a check does.
+stress: install
+	$(BIN)/python -m notebook_runtime.stress $(if $(QUICK),--quick) --json stress-results.json
 
 # Regenerate exercises/ from solutions/ (the single source) and store fresh outputs.
 exercises: install

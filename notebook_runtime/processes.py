@@ -85,11 +85,12 @@ class ServerProcess:
 class RedisServer(ServerProcess):
     """redis-server on a free loopback port, in memory only (no dump file)."""
 
-    def __init__(self, executable: str | None = None):
+    def __init__(self, executable: str | None = None, port: int | None = None):
+        """`port`: the port of a RedisServer stopped earlier, to restart it (empty)."""
         executable = executable or shutil.which("redis-server")
         if executable is None:
             raise FileNotFoundError(REDIS_HINT)
-        port = free_port()
+        port = port or free_port()
         super().__init__(
             [executable, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
             port,

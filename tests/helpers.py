@@ -1,6 +1,8 @@
 """Assertions and helpers shared by the test modules."""
 import contextlib
+import os
 
+import pytest
 from asgiref.sync import sync_to_async
 
 from social.models import Post
@@ -90,3 +92,12 @@ def jupyter_process(command, status_url, *, env=None, cwd=None, timeout=60):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def require(found: bool, hint: str):
+    """Skip a test that needs a server this machine lacks, saying how to install
+    it; on CI (CI set), fail it instead."""
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs this server: {hint}")
+        pytest.skip(hint)

@@ -70,8 +70,14 @@ def third_party_imports(paths) -> set[str]:
 
 
 def distributions_of(modules) -> dict[str, set[str]]:
+    """The distributions that provide each module. A module not installed here (the
+    book's sphinx before `make book` has run) is taken to be its own distribution's
+    name, so that the answer does not depend on what ran before."""
     owners = metadata.packages_distributions()
-    return {module: {canonicalize_name(d) for d in owners.get(module, ())} for module in modules}
+    return {
+        module: {canonicalize_name(d) for d in owners.get(module, [module])}
+        for module in modules
+    }
 
 
 def code_files():

@@ -59,6 +59,9 @@ async def test_subscriptions_beyond_the_limit_get_429_until_one_is_given_up(api)
         refused = await session.request("subscribe_to_hashtag", hashtag="rust")
         assert_error_reply(refused, status=429, request_id=refused["request_id"])
         assert "at most 3 subscriptions" in refused["errors"][0]
+        # Full, a subscription held may still be asked for again.
+        assert (await session.request("subscribe_to_hashtag", hashtag="PYTHON"))["response_status"] == 201
+        assert (await session.request("subscribe_to_list"))["response_status"] == 201
 
         await session.request("unsubscribe_from_hashtag", hashtag="django")
         assert (await session.request("subscribe_to_hashtag", hashtag="rust"))["response_status"] == 201

@@ -20,14 +20,9 @@ from notebook_runtime.processes import (
     shared_sqlite_database,
 )
 
+from .helpers import require
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def require(found: bool, hint: str):
-    if not found:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs this server: {hint}")
-        pytest.skip(hint)
 
 
 @pytest.fixture(scope="module")

@@ -195,10 +195,21 @@ if os.environ.get("REDIS_URL"):
     # A group membership lasts `group_expiry` (86400 s): it outlives a crashed server
     # process by at most a day, and a connection open longer than that stops receiving
     # (clients reconnect, feed.js does on any close). A message waits `expiry` (60 s).
+    #
+    # After Redis restarts, each pooled connection fails its next command once;
+    # retry_on_error retries it once on a new connection, so a restart costs no more
+    # than the reconnect it forces (social/outages.py says what an outage costs).
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "capacity": CHANNEL_CAPACITY},
+            "CONFIG": {
+                "hosts": [
+                    {"address": os.environ["REDIS_URL"], "retry_on_error": [RedisConnectionError]}
+                ],
+                "capacity": CHANNEL_CAPACITY,
+            },
         }
     }
 else:

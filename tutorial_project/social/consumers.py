@@ -26,7 +26,6 @@ from djangochannelsrestframework.mixins import (
     PatchModelMixin,
     RetrieveModelMixin,
 )
-from djangochannelsrestframework.observer import model_observer
 from djangochannelsrestframework.observer.model_observer import Action
 from rest_framework import serializers
 
@@ -34,6 +33,7 @@ from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
 from .limits import LimitsMixin, SlowReader, check_post_rate, check_subscription_room
 from .models import Post
+from .outages import LayerOutageMixin, model_observer
 from .permissions import IsAuthenticatedForWrite
 from .serializers import HashtagSubscriptionSerializer, PostSerializer
 
@@ -61,6 +61,7 @@ def hashtag_group(tag: str) -> str:
 
 
 class LivePostConsumer(
+    LayerOutageMixin,
     LimitsMixin,
     EnvelopeMixin,
     ListModelMixin,
@@ -167,10 +168,14 @@ class LivePostConsumer(
             event = {"action": action.value, "pk": instance.pk, "data": {"body": instance.body}}
         return {"text": json.dumps(event)}
 
+    def subscription_groups(self, **subscription):
+        """The channel-layer groups a subscription joins, as they appear in self.groups."""
+        return self.post_change_handler.group_names_for_consumer(**subscription)
+
     @action()
     async def subscribe_to_hashtag(self, hashtag, **kwargs):
         tag = _validated_hashtag(hashtag)
-        check_subscription_room(self.groups, hashtag_group(tag))
+        check_subscription_room(self.groups, self.subscription_groups(hashtag=tag))
         await self.post_change_handler.subscribe(hashtag=tag, request_id=SUBSCRIBED)
         return {}, 201
 
@@ -181,7 +186,7 @@ class LivePostConsumer(
 
     @action()
     async def subscribe_to_list(self, **kwargs):
-        check_subscription_room(self.groups, ALL_POSTS_GROUP)
+        check_subscription_room(self.groups, self.subscription_groups(all_posts=True))
         await self.post_change_handler.subscribe(all_posts=True, request_id=SUBSCRIBED)
         return {}, 201
 

@@ -41,14 +41,16 @@ class TooManySubscriptions(APIException):
     default_code = "too_many_subscriptions"
 
 
-def check_subscription_room(groups, group):
-    """Raise TooManySubscriptions unless a connection in `groups` may join `group`.
+def check_subscription_room(held, wanted):
+    """Raise TooManySubscriptions unless a connection holding the groups `held`
+    may join the groups `wanted`.
 
     Each subscription is one group, so the groups a connection belongs to count
-    its subscriptions; subscribing again to one it holds costs nothing.
+    its subscriptions; subscribing again to one it holds costs nothing. Both must
+    be the names the channel layer sees (DCRF hashes the observer's names).
     """
     most = limit("MAX_SUBSCRIPTIONS")
-    if group not in groups and len(groups) >= most:
+    if len(set(held) | set(wanted)) > most:
         raise TooManySubscriptions(
             f"A connection may hold at most {most} subscriptions: unsubscribe from one first."
         )

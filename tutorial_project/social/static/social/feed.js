@@ -7,9 +7,11 @@
 // callback, and automatic reconnection with a growing delay.
 
 // Close codes the server chooses for a reason the reader can act on
-// (social/limits.py): what the page says, and how long it waits before retrying.
+// (social/limits.py, social/outages.py): what the page says, and how long it waits before retrying.
 const CLOSE_REASONS = {
   4429: { text: "too many open connections for your account: close another tab", delay: 15000 },
+  // social/outages.py: the server lost its channel layer (Redis); posts are still stored
+  4503: { text: "live updates are interrupted on the server", delay: 5000 },
 };
 
 class LiveClient {

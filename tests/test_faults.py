@@ -1,0 +1,176 @@
+"""The server rides out the faults a deployment meets: Redis restarting under it,
+and one of its server processes killed. Nothing stored is lost, the processes that
+are left keep serving, and clients get back to live updates by reconnecting, as
+the live page does by itself (social/outages.py, feed.js)."""
+import asyncio
+import json
+import shutil
+import signal
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+from django.test import override_settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from websockets.asyncio.client import connect as websocket_connect
+
+from notebook_runtime.processes import (
+    REDIS_HINT,
+    DeployedServer,
+    RedisServer,
+    manage,
+    session_cookie,
+    shared_sqlite_database,
+)
+from social.outages import CLOSE_LAYER_UNAVAILABLE
+
+from .helpers import require
+
+WAIT = 15  # s: the longest any one step may take
+
+LOST = "The channel layer cannot be reached"
+REACHED = "The channel layer can be reached again"
+
+
+# In-process: a layer that fails as channels_redis does while Redis is away ------
+
+
+class UnreachableGroupsLayer(InMemoryChannelLayer):
+    """Delivers to channels, but fails to add one to a group, as channels_redis
+    does when Redis goes away while a connection waits for its next message."""
+
+    async def group_add(self, group, channel):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379 (test)")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_without_the_layer_a_subscribe_answers_503_and_the_connection_stays(api):
+    layers = {"default": {"BACKEND": f"{__name__}.UnreachableGroupsLayer"}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        session = await api()
+        refused = await session.request("subscribe_to_hashtag", hashtag="outage")
+        assert refused["response_status"] == 503 and refused["errors"], refused
+        assert (await session.request("list"))["response_status"] == 200
+
+
+# Real processes -------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis():
+    require(shutil.which("redis-server") is not None, REDIS_HINT)
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def database(tmp_path):
+    return shared_sqlite_database(tmp_path)
+
+
+def ws_url(server):
+    return "ws" + server.url.removeprefix("http") + "/ws/"
+
+
+async def open_socket(server, cookie=None):
+    return await websocket_connect(
+        ws_url(server), origin=server.url, open_timeout=WAIT,
+        additional_headers={"Cookie": cookie} if cookie else {},
+    )
+
+
+async def call(socket, request_id, action, **params):
+    """Send a request; return its reply, passing over live events."""
+    await socket.send(json.dumps({"action": action, "request_id": request_id, **params}))
+    async with asyncio.timeout(WAIT):
+        while True:
+            message = json.loads(await socket.recv())
+            if message.get("request_id") == request_id and "response_status" in message:
+                return message
+
+
+async def next_event(socket):
+    async with asyncio.timeout(WAIT):
+        return json.loads(await socket.recv())
+
+
+async def close_code(socket):
+    """Wait for the server to end the connection; its close code (1006: none sent)."""
+    async with asyncio.timeout(WAIT):
+        await socket.wait_closed()
+    return socket.close_code
+
+
+SAVE_A_POST = (
+    "from django.contrib.auth.models import User; from social.models import Post; "
+    "Post.objects.create(author=User.objects.get(username='alice'), body='{body}')"
+)
+
+
+def stored_bodies(database):
+    script = "from social.models import Post; print(sorted(Post.objects.values_list('body', flat=True)))"
+    return manage("shell", "-c", script, SQLITE_PATH=database).strip().splitlines()[-1]
+
+
+async def test_after_a_redis_restart_the_server_stays_up_and_live_events_resume(redis, database):
+    cookie = session_cookie("alice", SQLITE_PATH=database)
+    with DeployedServer(SQLITE_PATH=database, REDIS_URL=redis.url) as server:
+        subscribers = [await open_socket(server) for _ in range(3)]
+        for subscriber in subscribers:
+            assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
+        writer = await open_socket(server, cookie)
+        assert (await call(writer, 1, "create", data={"body": "before"}))["response_status"] == 201
+        for subscriber in subscribers:
+            assert (await next_event(subscriber))["data"] == {"body": "before"}
+
+        redis.stop()
+        # Every connection is closed with the code the page explains, not dropped.
+        for socket in [*subscribers, writer]:
+            assert await close_code(socket) == CLOSE_LAYER_UNAVAILABLE
+        assert server.process.poll() is None
+        # A post saved elsewhere meanwhile (a management command, a worker) is stored;
+        # only its event is lost, and nobody was connected to receive it.
+        manage("shell", "-c", SAVE_A_POST.format(body="during"), SQLITE_PATH=database, REDIS_URL=redis.url)
+
+        with RedisServer(port=redis.port):  # back, and empty: the groups are gone
+            subscriber = await open_socket(server)
+            assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
+            writer = await open_socket(server, cookie)
+            assert (await call(writer, 1, "create", data={"body": "after"}))["response_status"] == 201
+            assert (await next_event(subscriber))["data"] == {"body": "after"}
+            await subscriber.close()
+            await writer.close()
+        output = server.output()
+    assert output.count(LOST) == 1, output
+    assert output.count(REACHED) == 1, output
+    assert "Traceback" not in output, output
+    assert stored_bodies(database) == "['after', 'before', 'during']"
+
+
+async def test_killing_one_of_two_server_processes_leaves_the_other_serving(redis, database):
+    cookie = session_cookie("alice", SQLITE_PATH=database)
+    environment = {"SQLITE_PATH": database, "REDIS_URL": redis.url}
+    with DeployedServer(**environment) as doomed, DeployedServer(**environment) as survivor:
+        on_doomed = await open_socket(doomed)
+        on_survivor = await open_socket(survivor)
+        for subscriber in (on_doomed, on_survivor):
+            assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
+        writer = await open_socket(doomed, cookie)
+        assert (await call(writer, 1, "create", data={"body": "before"}))["response_status"] == 201
+        assert (await next_event(on_survivor))["data"] == {"body": "before"}
+
+        doomed.process.send_signal(signal.SIGKILL)
+        doomed.process.wait(timeout=WAIT)
+        assert await close_code(on_doomed) == 1006  # no close frame from a killed process
+
+        # The survivor's clients keep receiving, from writers on the survivor.
+        writer = await open_socket(survivor, cookie)
+        assert (await call(writer, 1, "create", data={"body": "after"}))["response_status"] == 201
+        assert (await next_event(on_survivor))["data"] == {"body": "after"}
+        # A client of the killed process reconnects to the survivor.
+        moved = await open_socket(survivor)
+        listed = await call(moved, 1, "list")
+        assert [post["body"] for post in listed["data"]] == ["after", "before"]
+        for socket in (on_survivor, writer, moved):
+            await socket.close()
+        assert survivor.process.poll() is None
+    assert stored_bodies(database) == "['after', 'before']"
