@@ -15,7 +15,7 @@ WHEELHOUSE ?= wheelhouse
 PIP_SOURCE := $(if $(OFFLINE),--no-index --find-links $(WHEELHOUSE))
 BOOK_INSTALLED := $(VENV)/.book-installed
 
-.PHONY: lab test serve bench stress install migrate exercises instructors check doctor lock clean
+.PHONY: lab test lint serve bench stress install migrate exercises instructors check doctor lock clean
 
 # The repository root is the lab's root, so notebooks/, exercises/, solutions/ and
 # the README all open from the file browser; the lab opens on the first notebook.
@@ -24,8 +24,12 @@ lab: migrate
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) \
 	  $(LAB_ARGS) notebooks/00-tour.ipynb
 
-test: migrate
+test: migrate lint
 	$(BIN)/pytest
+
+# ruff's lint, with pyproject.toml's rules, over the code, the tests and every notebook.
+lint: install
+	$(BIN)/ruff check .
 
 serve: migrate
 	$(MANAGE) runserver 127.0.0.1:$(PORT)

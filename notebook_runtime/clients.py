@@ -79,7 +79,7 @@ class ApiSession:
     async def _receive(self, timeout: float, what: str):
         try:
             return json.loads(await self._receive_text(timeout))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise TimeoutError(f"No {what} arrived within {timeout:g} s.") from None
 
     async def _receive_text(self, timeout: float) -> str:

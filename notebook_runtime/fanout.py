@@ -173,7 +173,7 @@ async def collect(connection, posts: int, received: list, protocol: str):
     while seen < posts:
         try:
             text = await asyncio.wait_for(connection.recv(), RECEIVE_IDLE_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         now = time.perf_counter()
         message = json.loads(text)

@@ -309,8 +309,9 @@ def _report_at_the_end_of_each_cell():
 def _with_static_files(app):
     """Serve static files in development, as runserver does (under the proxy's
     path prefix too)."""
-    from config.proxy import PrefixedStaticFilesHandler
     from django.conf import settings
+
+    from config.proxy import PrefixedStaticFilesHandler
 
     return PrefixedStaticFilesHandler(app) if settings.DEBUG else app
 

@@ -106,7 +106,10 @@ def test_the_environment_runs_the_project(built):
     ):
         status, stdout, stderr = finish(start(built, *command))
         assert status == 0, f"{command}: {stdout}{stderr}"
-    tables = "import sqlite3; print(sqlite3.connect('tutorial_project/db.sqlite3').execute(\"SELECT name FROM sqlite_master WHERE name = 'social_post'\").fetchall())"
+    tables = (
+        "import sqlite3; print(sqlite3.connect('tutorial_project/db.sqlite3').execute("
+        "\"SELECT name FROM sqlite_master WHERE name = 'social_post'\").fetchall())"
+    )
     status, stdout, stderr = finish(start(built, "python", "-c", tables))
     assert (status, stdout.strip()) == (0, "[('social_post',)]"), stderr
 

@@ -11,6 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -31,6 +32,7 @@ USED_WITHOUT_IMPORT = {
     "pytest-timeout": "a pytest plugin: timeout in pyproject.toml",
     "setuptools": "builds the editable install (pyproject.toml's build-system)",
     "jupyter-book": "make book",
+    "ruff": "make lint (part of make test), .pre-commit-config.yaml",
 }
 
 
@@ -115,3 +117,13 @@ def test_every_declared_distribution_is_imported_or_has_a_reason():
     imported = set().union(*distributions_of(third_party_imports(code_files())).values())
     unused = declared(ROOT / "requirements.in") - imported - set(USED_WITHOUT_IMPORT)
     assert unused == set(), "remove these from requirements.in, or say in USED_WITHOUT_IMPORT why they stay"
+
+
+def test_the_pre_commit_hook_runs_the_pinned_ruff():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    (ruff_hooks,) = [repo for repo in hooks["repos"] if repo["repo"].endswith("/ruff-pre-commit")]
+    pins = dict(
+        line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    )
+    assert ruff_hooks["rev"] == f"v{pins['ruff']}"

@@ -22,7 +22,6 @@ from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
 from djangochannelsrestframework.mixins import (
     CreateModelMixin,
     DeleteModelMixin,
-    ListModelMixin,
     PatchModelMixin,
     RetrieveModelMixin,
 )
@@ -610,7 +609,8 @@ async def test_author_groups_that_query_fail():
     def groups_for_consumer(author_id):
         yield f"-author-{author_id}"
 
-    assert_fails(await ch04.check_author_groups(groups_for_signal, groups_for_consumer), "no database query", "author_id")
+    verdict = await ch04.check_author_groups(groups_for_signal, groups_for_consumer)
+    assert_fails(verdict, "no database query", "author_id")
 
 
 async def test_author_group_returned_as_a_string_names_the_shape():

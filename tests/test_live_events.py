@@ -5,10 +5,9 @@ from channels_redis.core import RedisChannelLayer
 from djangochannelsrestframework.observer.model_observer import Action
 
 from notebook_runtime import ApiCommunicator
-from social.consumers import LivePostConsumer
-from social.models import Post
-
 from notebook_runtime.article_consumer import ArticleConsumer
+from social.consumers import LivePostConsumer
+
 from .helpers import assert_no_event_before, create_post
 
 pytestmark = pytest.mark.django_db(transaction=True)

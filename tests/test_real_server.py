@@ -72,9 +72,8 @@ async def test_handshake_from_another_site_is_refused(asgi_server, origin):
 
 
 async def test_admin_is_served_over_http(asgi_server):
-    import urllib.request
-
     import asyncio
+    import urllib.request
 
     def fetch():
         with urllib.request.urlopen(f"{asgi_server.url}/admin/login/", timeout=10) as page:

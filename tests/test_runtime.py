@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from notebook_runtime import LiveServer, connect, setup_django, start_server
 from social.models import Post
 
-from .helpers import assert_no_event_before, create_post
+from .helpers import create_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

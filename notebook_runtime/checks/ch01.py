@@ -39,7 +39,12 @@ async def check_newest_bodies(newest_bodies) -> Verdict:
     async_orm = "it reads the posts with the async ORM, not sync_to_async"
     check = Check(
         "Exercise 1.1 · the newest posts",
-        [shape, *(f"newest_bodies({n}) returns the newest {bodies(n)}, newest first" for n in (2, 1)), order, async_orm],
+        [
+            shape,
+            *(f"newest_bodies({n}) returns the newest {bodies(n)}, newest first" for n in (2, 1)),
+            order,
+            async_orm,
+        ],
         raised_hints={
             SynchronousOnlyOperation: "Define newest_bodies with `async def`, and read the posts "
             "with the async ORM: `[post.body async for post in ...]`."

@@ -84,7 +84,7 @@ async def outcome(test, consumer_class, author) -> str | None:
         await asyncio.wait_for(test(consumer_class, author), TEST_TIMEOUT)
     except NotImplementedError:
         raise
-    except (asyncio.TimeoutError, TimeoutError) as error:
+    except TimeoutError as error:
         return f"TimeoutError: {error}" if str(error) else "it did not finish"
     except Exception as error:
         return f"{type(error).__name__}: {error}"

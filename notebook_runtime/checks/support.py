@@ -222,12 +222,11 @@ def probe_consumer(signal_groups, consumer_groups, serializer=None, *, as_user=F
     `subscribe` passes the message's parameters to `consumer_groups`, or, with
     `as_user`, the connection's user only.
     """
+    from django.db.models.signals import post_delete, post_init, post_save
     from djangochannelsrestframework.decorators import action
     from djangochannelsrestframework.generics import GenericAsyncAPIConsumer
     from djangochannelsrestframework.observer import model_observer
     from djangochannelsrestframework.permissions import AllowAny
-
-    from django.db.models.signals import post_delete, post_init, post_save
 
     from social.models import Post
 
