@@ -1,10 +1,14 @@
 """The live feed page in a real headless Chromium (Playwright), against the
 in-process server: signing in, two users, live posts and their authors, edits,
 deletes, text-only bodies, and reconnection after the server restarts."""
+import asyncio
 import os
+from collections import defaultdict
 
 import pytest
+from channels.layers import InMemoryChannelLayer
 from playwright.async_api import async_playwright, expect
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from notebook_runtime import LiveServer
 from notebook_runtime.browser import INSTALL_HINT, launch_chromium
@@ -187,6 +191,37 @@ async def test_a_connection_over_the_users_limit_says_why_on_the_page(open_page,
         await expect(status).to_have_attribute("data-state", "reconnecting")
         await expect(status).to_contain_text("too many open connections for your account")
         await expect(status).to_contain_text("reconnecting in 15 s")
+
+
+class LayerLostOnceSubscribed(InMemoryChannelLayer):
+    """Fails a connection's receive as channels_redis does when Redis goes away,
+    once the connection has subscribed: the page is open and live first."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.subscribed = defaultdict(asyncio.Event)
+
+    async def group_add(self, group, channel):
+        await super().group_add(group, channel)
+        self.subscribed[channel].set()
+
+    async def receive(self, channel):
+        await self.subscribed[channel].wait()
+        raise RedisConnectionError("Connection closed by server (test)")
+
+
+async def test_a_lost_channel_layer_says_so_on_the_page(browser, asgi_server):
+    from django.test import override_settings
+
+    layers = {"default": {"BACKEND": f"{__name__}.LayerLostOnceSubscribed"}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(asgi_server.url + "/login/alice/")
+        status = page.locator("#status")
+        await expect(status).to_contain_text("live updates are interrupted on the server")
+        await expect(status).to_contain_text("reconnecting in 5 s")
+        await context.close()
 
 
 async def test_a_followed_tag_matches_posts_as_the_server_folds_case(open_page):
