@@ -174,7 +174,9 @@ def settings_in_a_fresh_process(**environ):
         "import json, django; django.setup(); from django.conf import settings; "
         "print(json.dumps({'debug': settings.DEBUG, 'hosts': settings.ALLOWED_HOSTS, "
         "'layer': settings.CHANNEL_LAYERS['default'], "
-        "'db': settings.DATABASES['default']['NAME'], 'apps': settings.INSTALLED_APPS}))"
+        "'db': settings.DATABASES['default']['NAME'], 'apps': settings.INSTALLED_APPS}, "
+        # a class in the settings (the Redis errors to retry on) prints as its dotted name
+        "default=lambda o: o.__module__ + '.' + o.__qualname__))"
     )
     env = {
         k: v
@@ -213,7 +215,15 @@ def test_settings_follow_the_environment():
     assert settings["debug"] is False
     assert settings["layer"] == {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"], "capacity": 1000},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": "redis://127.0.0.1:6390/0",
+                    "retry_on_error": ["redis.exceptions.ConnectionError"],
+                }
+            ],
+            "capacity": 1000,
+        },
     }
     assert settings["db"] == "/tmp/x.sqlite3"
 
