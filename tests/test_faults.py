@@ -3,7 +3,6 @@ and one of its server processes killed. Nothing stored is lost, the processes th
 are left keep serving, and clients get back to live updates by reconnecting, as
 the live page does by itself (social/outages.py, feed.js)."""
 import asyncio
-import json
 import shutil
 import signal
 
@@ -11,7 +10,6 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from django.test import override_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
-from websockets.asyncio.client import connect as websocket_connect
 
 from notebook_runtime.processes import (
     REDIS_HINT,
@@ -21,6 +19,7 @@ from notebook_runtime.processes import (
     session_cookie,
     shared_sqlite_database,
 )
+from notebook_runtime.stress import call, connect_many, next_event
 from social.outages import CLOSE_LAYER_UNAVAILABLE
 
 from .helpers import require
@@ -67,32 +66,6 @@ def database(tmp_path):
     return shared_sqlite_database(tmp_path)
 
 
-def ws_url(server):
-    return "ws" + server.url.removeprefix("http") + "/ws/"
-
-
-async def open_socket(server, cookie=None):
-    return await websocket_connect(
-        ws_url(server), origin=server.url, open_timeout=WAIT,
-        additional_headers={"Cookie": cookie} if cookie else {},
-    )
-
-
-async def call(socket, request_id, action, **params):
-    """Send a request; return its reply, passing over live events."""
-    await socket.send(json.dumps({"action": action, "request_id": request_id, **params}))
-    async with asyncio.timeout(WAIT):
-        while True:
-            message = json.loads(await socket.recv())
-            if message.get("request_id") == request_id and "response_status" in message:
-                return message
-
-
-async def next_event(socket):
-    async with asyncio.timeout(WAIT):
-        return json.loads(await socket.recv())
-
-
 async def close_code(socket):
     """Wait for the server to end the connection; its close code (1006: none sent)."""
     async with asyncio.timeout(WAIT):
@@ -114,10 +87,10 @@ def stored_bodies(database):
 async def test_after_a_redis_restart_the_server_stays_up_and_live_events_resume(redis, database):
     cookie = session_cookie("alice", SQLITE_PATH=database)
     with DeployedServer(SQLITE_PATH=database, REDIS_URL=redis.url) as server:
-        subscribers = [await open_socket(server) for _ in range(3)]
+        subscribers = await connect_many(server, 3)
         for subscriber in subscribers:
             assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
-        writer = await open_socket(server, cookie)
+        (writer,) = await connect_many(server, 1, cookie)
         assert (await call(writer, 1, "create", data={"body": "before"}))["response_status"] == 201
         for subscriber in subscribers:
             assert (await next_event(subscriber))["data"] == {"body": "before"}
@@ -132,9 +105,9 @@ async def test_after_a_redis_restart_the_server_stays_up_and_live_events_resume(
         manage("shell", "-c", SAVE_A_POST.format(body="during"), SQLITE_PATH=database, REDIS_URL=redis.url)
 
         with RedisServer(port=redis.port):  # back, and empty: the groups are gone
-            subscriber = await open_socket(server)
+            (subscriber,) = await connect_many(server, 1)
             assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
-            writer = await open_socket(server, cookie)
+            (writer,) = await connect_many(server, 1, cookie)
             assert (await call(writer, 1, "create", data={"body": "after"}))["response_status"] == 201
             assert (await next_event(subscriber))["data"] == {"body": "after"}
             await subscriber.close()
@@ -150,11 +123,11 @@ async def test_killing_one_of_two_server_processes_leaves_the_other_serving(redi
     cookie = session_cookie("alice", SQLITE_PATH=database)
     environment = {"SQLITE_PATH": database, "REDIS_URL": redis.url}
     with DeployedServer(**environment) as doomed, DeployedServer(**environment) as survivor:
-        on_doomed = await open_socket(doomed)
-        on_survivor = await open_socket(survivor)
+        (on_doomed,) = await connect_many(doomed, 1)
+        (on_survivor,) = await connect_many(survivor, 1)
         for subscriber in (on_doomed, on_survivor):
             assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
-        writer = await open_socket(doomed, cookie)
+        (writer,) = await connect_many(doomed, 1, cookie)
         assert (await call(writer, 1, "create", data={"body": "before"}))["response_status"] == 201
         assert (await next_event(on_survivor))["data"] == {"body": "before"}
 
@@ -163,11 +136,11 @@ async def test_killing_one_of_two_server_processes_leaves_the_other_serving(redi
         assert await close_code(on_doomed) == 1006  # no close frame from a killed process
 
         # The survivor's clients keep receiving, from writers on the survivor.
-        writer = await open_socket(survivor, cookie)
+        (writer,) = await connect_many(survivor, 1, cookie)
         assert (await call(writer, 1, "create", data={"body": "after"}))["response_status"] == 201
         assert (await next_event(on_survivor))["data"] == {"body": "after"}
         # A client of the killed process reconnects to the survivor.
-        moved = await open_socket(survivor)
+        (moved,) = await connect_many(survivor, 1)
         listed = await call(moved, 1, "list")
         assert [post["body"] for post in listed["data"]] == ["after", "before"]
         for socket in (on_survivor, writer, moved):
