@@ -26,7 +26,7 @@ Write ``await sync_to_async(Post.objects.create)(...)`` instead: the ORM runs in
 worker thread, and the event is sent back on the kernel's loop.
 """
 from .cleanup import cleanup
-from .clients import ApiSession, WebSocketClient, connect
+from .clients import ApiSession, SignInRefused, WebSocketClient, connect
 from .communicator import ApiCommunicator, communicate
 from .database import has_table, unapplied_migrations, waiting_for_commit
 from .django_setup import run_sync, setup_django
@@ -40,6 +40,7 @@ __all__ = [
     "ApiSession",
     "HttpSession",
     "LiveServer",
+    "SignInRefused",
     "WebSocketClient",
     "application_for",
     "check_setup",

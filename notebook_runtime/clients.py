@@ -9,6 +9,7 @@ ApiCommunicator (communicator.py) over Channels' WebsocketCommunicator.
 import asyncio
 import contextlib
 import json
+import urllib.parse
 from collections import deque
 
 from websockets.asyncio.client import connect as websocket_connect
@@ -118,15 +119,44 @@ class WebSocketClient(ApiSession):
         return f"<WebSocketClient {who} {self.connection.state.name.lower()}>"
 
 
-async def connect(
-    server, *, username: str | None = None, origin: str | None = None, path: str = "/ws/"
-) -> WebSocketClient:
-    """Open a WebSocket to the live post API, anonymous or signed in as `username`.
+# Close codes the server refuses a handshake's sign-in with (social/auth.py).
+SIGN_IN_CLOSE_CODES = {4400, 4401}
 
-    `server` is a LiveServer or a base URL such as "http://127.0.0.1:8000". The
-    Origin header defaults to the server's own URL, as a browser on that site would
-    send it; AllowedHostsOriginValidator refuses a handshake without one.
+
+class SignInRefused(Exception):
+    """The server closed the connection at once: it did not accept the token."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(
+            f"The server refused to sign you in (close code {code}): {reason}. "
+            "Check CLASS_TOKEN, or ask your instructor for a new one."
+        )
+        self.code = code
+        self.reason = reason
+
+
+async def connect(
+    server,
+    *,
+    username: str | None = None,
+    token: str | None = None,
+    origin: str | None = None,
+    path: str = "/ws/",
+) -> WebSocketClient:
+    """Open a WebSocket to the live post API: anonymous, signed in as `username`,
+    or signed in with a `token`.
+
+    `server` is a LiveServer or a URL such as "http://127.0.0.1:8000" (a path
+    prefix is kept: "https://hub.example/services/classroom/"). `username` uses
+    the development sign-in (DEBUG servers only). `token` is sent the way
+    social/auth.py accepts it, in the handshake's Authorization header, never in
+    the URL; a server that refuses it raises SignInRefused, saying why.
+
+    The Origin header defaults to the server's own URL, as a browser on that site
+    would send it; AllowedHostsOriginValidator refuses a handshake without one.
     """
+    if username is not None and token is not None:
+        raise TypeError("Sign in with a username or a token, not both.")
     base_url = _http_url(getattr(server, "url", server))
     headers = {}
     user_id = None
@@ -134,13 +164,33 @@ async def connect(
         http = HttpSession(base_url)
         user_id = (await http.sign_in(username))["user_id"]
         headers["Cookie"] = http.cookie_header()
+    if token is not None:
+        headers["Authorization"] = f"Token {token.strip()}"
     connection = await websocket_connect(
         "ws" + base_url.removeprefix("http") + path,
-        origin=origin or base_url,
+        origin=origin or _origin_of(base_url),
         additional_headers=headers,
         open_timeout=10,
     )
+    if token is not None:
+        await _confirm_sign_in(connection)
     return WebSocketClient(connection, username=username, user_id=user_id)
+
+
+async def _confirm_sign_in(connection, timeout: float = 10) -> None:
+    """Raise SignInRefused if the server closes a token's connection at once.
+
+    A refused token is told after the handshake (close code 4401, social/auth.py),
+    so an open connection proves nothing yet. The server answers a ping only
+    after whatever it sent first, a refusal's close included.
+    """
+    try:
+        pong = await connection.ping()
+        await asyncio.wait_for(pong, timeout)
+    except ConnectionClosed:
+        if connection.close_code in SIGN_IN_CLOSE_CODES:
+            raise SignInRefused(connection.close_code, connection.close_reason) from None
+        raise
 
 
 @contextlib.contextmanager
@@ -159,3 +209,9 @@ def _http_url(url: str) -> str:
     if url.startswith("ws"):
         url = "http" + url.removeprefix("ws")
     return url.removesuffix("/ws")
+
+
+def _origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL: an Origin header never carries a path."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

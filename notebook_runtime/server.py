@@ -75,17 +75,18 @@ def application_for(consumer):
     """The project's ASGI application with `consumer` at /ws/ in place of
     LivePostConsumer: the same stack as config/asgi.py, so a consumer written in a
     notebook is served exactly as the finished one is."""
-    from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
     from channels.security.websocket import AllowedHostsOriginValidator
     from django.core.asgi import get_asgi_application
     from django.urls import re_path
 
+    from social.auth import TokenAuthMiddlewareStack
+
     return ProtocolTypeRouter(
         {
             "http": get_asgi_application(),
             "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter([re_path(r"^ws/$", consumer.as_asgi())]))
+                TokenAuthMiddlewareStack(URLRouter([re_path(r"^ws/$", consumer.as_asgi())]))
             ),
         }
     )
@@ -281,7 +282,10 @@ def _behind_the_jupyter_proxy(app, port):
     from config.proxy import PathPrefixProxyMiddleware
 
     return PathPrefixProxyMiddleware(
-        app, [hosting.proxy_prefix(port)], trust_host=hosting.behind_a_proxy()
+        app,
+        [hosting.proxy_prefix(port)],
+        trust_host=hosting.behind_a_proxy(),
+        drop_authorization=True,  # the Jupyter server's token, not a sign-in here
     )
 
 

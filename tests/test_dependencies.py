@@ -24,6 +24,7 @@ USED_WITHOUT_IMPORT = {
     "daphne": "INSTALLED_APPS (its runserver) and `daphne config.asgi:application`",
     "channels-redis": "named by CHANNEL_LAYERS when REDIS_URL is set",
     "psycopg": "Django's PostgreSQL backend, when DATABASE_URL names one",
+    "servestatic": "named by MIDDLEWARE when DEBUG is off (serves the page's static files)",
     "jupyterlab": "make lab",
     "jupyter-server-proxy": "a Jupyter server extension: the proxy under <base_url>proxy/",
     "nbval": "a pytest plugin: --nbval in pyproject.toml",

@@ -12,22 +12,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Set Django up (apps, models) before anything below imports a model.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.proxy import PathPrefixProxyMiddleware, PrefixedStaticFilesHandler  # noqa: E402
+from social.auth import TokenAuthMiddlewareStack  # noqa: E402
 from social.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The Origin check refuses handshakes started by pages on other sites
-        # (cross-site WebSocket hijacking); the auth stack puts the session's user
-        # into scope["user"].
+        # (cross-site WebSocket hijacking); the auth stack puts the session's user,
+        # or the user of the token a non-browser client sends, into scope["user"].
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )

@@ -38,10 +38,15 @@ class PathPrefixProxyMiddleware:
     """ASGI middleware for requests that a path-prefix proxy forwards with their
     whole path."""
 
-    def __init__(self, app, prefixes, *, trust_host: bool = False):
+    def __init__(self, app, prefixes, *, trust_host: bool = False, drop_authorization: bool = False):
         self.app = app
         self.prefixes = {"/" + prefix.strip("/") for prefix in prefixes if prefix.strip("/")}
         self.trust_host = trust_host
+        # jupyter-server-proxy passes on the Authorization header that signed the
+        # client in to the Jupyter server ("token <Jupyter's token>"): Jupyter's
+        # credential, not a sign-in token of this site (social/auth.py would refuse
+        # it as unknown), so a proxy of that kind asks for it to be dropped.
+        self.drop_authorization = drop_authorization
 
     async def __call__(self, scope, receive, send):
         prefix = self._trusted_prefix(scope)
@@ -49,6 +54,10 @@ class PathPrefixProxyMiddleware:
             scope = dict(scope, root_path=prefix)
             if self.trust_host:
                 scope["headers"] = _addressed_to_this_server(scope)
+            if self.drop_authorization:
+                scope["headers"] = [
+                    (name, value) for name, value in scope["headers"] if name != b"authorization"
+                ]
         return await self.app(scope, receive, send)
 
     def _trusted_prefix(self, scope):

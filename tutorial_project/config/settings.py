@@ -13,6 +13,9 @@ environment overrides what a deployment must change:
     SQLITE_PATH          where the SQLite database lives (default: db.sqlite3 here)
     DATABASE_URL         another database instead, e.g. postgres://user:pass@127.0.0.1:5432/social
     REDIS_URL            use channels_redis, so several server processes share groups
+    SOCIAL_TOKEN_MAX_AGE_DAYS  days a sign-in token for notebooks and scripts is accepted
+                         after it was issued (default 7; social/auth.py)
+    SOCIAL_<LIMIT>       each of SOCIAL_LIMITS below, e.g. SOCIAL_POSTS_PER_MINUTE=60
 
 With DEBUG off the site is served over HTTPS only, and `manage.py check --deploy` passes
 once the HSTS questions below are answered. While DEBUG is on, Django's own defaults hold
@@ -135,12 +138,19 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Tokens for clients that are not browsers (social/auth.py), managed in the admin.
+    "rest_framework.authtoken",
     "channels",
     "social",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # With DEBUG off Django serves no static files; ServeStatic (WhiteNoise's
+    # ASGI-capable successor) serves the page's CSS and JavaScript, so a server
+    # needs no web server in front for them. While DEBUG is on, runserver and the
+    # notebooks' server serve them, as they always have.
+    *(["servestatic.middleware.ServeStaticMiddleware"] if not DEBUG else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -246,6 +256,9 @@ STORAGES = {
 # `manage.py collectstatic` gathers the files here for the web server in front
 # (runserver and the notebooks' server serve them themselves while DEBUG is on).
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# ServeStatic finds the files where the apps keep them, so serving them needs no
+# `collectstatic` step (a deployment with a web server in front may still run it).
+SERVESTATIC_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # What one client may ask of the server (social/limits.py enforces them; the
@@ -270,3 +283,7 @@ SOCIAL_LIMITS = {
 for _name, _default in SOCIAL_LIMITS.items():
     if f"SOCIAL_{_name}" in os.environ:
         SOCIAL_LIMITS[_name] = type(_default)(os.environ[f"SOCIAL_{_name}"])
+
+# How long a sign-in token (social/auth.py) is accepted after it was issued: a
+# workshop's length, so that a sheet of tokens left in a room stops working.
+SOCIAL_TOKEN_MAX_AGE_DAYS = float(os.environ.get("SOCIAL_TOKEN_MAX_AGE_DAYS") or 7)

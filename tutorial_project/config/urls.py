@@ -13,6 +13,8 @@ urlpatterns = [
     # template is social/templates/registration/login.html. Sign-out takes a POST only.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A token for notebooks and scripts, which have no session cookie (social/auth.py).
+    path("accounts/token/", views.sign_in_token, name="sign-in-token"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page links: send them to the icon.
     path("favicon.ico", views.favicon, name="favicon"),

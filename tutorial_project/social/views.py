@@ -14,6 +14,7 @@ fetch) gets JSON.
 """
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -21,6 +22,9 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.vary import vary_on_headers
+from rest_framework.authtoken.models import Token
+
+from .auth import token_expires_at
 
 
 def feed(request):
@@ -34,6 +38,26 @@ def feed(request):
             # The site's root as this request sees it: "/", or a proxy's path
             # prefix (config/proxy.py). feed.js builds every URL from it.
             "feed_config": {"userId": request.user.pk, "siteRoot": reverse("feed")},
+        },
+    )
+
+
+@login_required
+def sign_in_token(request):
+    """Your token for clients that are not browsers (social/auth.py): a notebook,
+    a script. Shown, and made on first visit; a POST replaces it with a new one,
+    which ends the old one wherever it was pasted."""
+    if request.method == "POST":
+        Token.objects.filter(user=request.user).delete()
+        return redirect("sign-in-token")
+    token, _ = Token.objects.get_or_create(user=request.user)
+    return render(
+        request,
+        "social/token.html",
+        {
+            "token": token,
+            "expires_at": token_expires_at(token),
+            "class_url": request.build_absolute_uri(reverse("feed")),
         },
     )
 

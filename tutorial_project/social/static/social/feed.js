@@ -116,6 +116,11 @@ const config = JSON.parse(document.getElementById("feed-config").textContent);
 const siteRoot = new URL(config.siteRoot, location.href);
 const posts = new Map();
 const followed = new Set();
+// A link may open the page already following hashtags, as a classroom's projector
+// does: ?tag=workshop, or ?tag=python&tag=django for several.
+for (const tag of new URLSearchParams(location.search).getAll("tag").map(normalizeTag)) {
+  if (/^[\p{L}\p{N}_]+$/u.test(tag)) followed.add(tag);
+}
 const feed = document.getElementById("feed");
 
 function websocketUrl() {
