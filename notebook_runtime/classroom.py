@@ -66,7 +66,7 @@ async def _practice_token(username: str) -> str:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-        return usable_token_for(user).key
+        return usable_token_for(user)[0].key
 
     return await database_sync_to_async(token_key)()
 

@@ -41,14 +41,15 @@ def token_expires_at(token: Token):
     return token.created + timedelta(days=settings.SOCIAL_TOKEN_MAX_AGE_DAYS)
 
 
-def usable_token_for(user) -> Token:
-    """`user`'s token: the one they have while it is unexpired, else a new one."""
+def usable_token_for(user) -> tuple[Token, bool]:
+    """(token, created), as get_or_create answers: `user`'s token while it is
+    unexpired, else a new one in place of the expired one."""
     token = Token.objects.filter(user=user).first()
     if token is not None and token_expires_at(token) > timezone.now():
-        return token
+        return token, False
     if token is not None:
         token.delete()
-    return Token.objects.create(user=user)
+    return Token.objects.create(user=user), True
 
 
 class TokenRefused(Exception):
