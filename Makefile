@@ -27,9 +27,11 @@ lab: migrate
 test: migrate lint
 	$(BIN)/pytest
 
-# ruff's lint, with pyproject.toml's rules, over the code, the tests and every notebook.
+# ruff's lint and format check, with pyproject.toml's rules, over the code, the tests and
+# the notebooks. `.venv/bin/ruff format .` formats what the check finds.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 serve: migrate
 	$(MANAGE) runserver 127.0.0.1:$(PORT)

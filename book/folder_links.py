@@ -6,6 +6,7 @@ a missing cross-reference. This extension points a relative link to a folder of 
 repository at that folder's README (or index) page in the book. A folder whose README
 is not in the book stays a missing reference, so the build still fails on it.
 """
+
 from pathlib import Path
 
 from sphinx import addnodes
@@ -41,4 +42,3 @@ class FolderLinksToReadme(SphinxTransform):
 def setup(app: Sphinx) -> dict:
     app.add_transform(FolderLinksToReadme)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
-

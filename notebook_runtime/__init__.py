@@ -25,6 +25,7 @@ use AsyncToSync in the same thread as an async event loop"), so the event is los
 Write ``await sync_to_async(Post.objects.create)(...)`` instead: the ORM runs in a
 worker thread, and the event is sent back on the kernel's loop.
 """
+
 from .cleanup import cleanup
 from .clients import ApiSession, SignInRefused, WebSocketClient, connect
 from .communicator import ApiCommunicator, communicate

@@ -6,6 +6,7 @@ current DCRF no longer does what the article says; the benchmark, to measure it.
 Import it once Django is set up. Anyone may write here (AllowAny): permissions are
 not what either of them looks at.
 """
+
 import re
 
 from djangochannelsrestframework.decorators import action

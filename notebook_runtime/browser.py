@@ -4,6 +4,7 @@ CI and this workbook's machines use Debian's chromium (`apt install chromium`);
 Playwright's own download (`playwright install chromium`) works as well on a
 laptop. Either way the same flags: headless, no background network chatter.
 """
+
 import os
 import shutil
 

@@ -16,6 +16,7 @@ join() opens a practice room instead: the finished project on this kernel's own
 loop, an account for you and one for a classmate, who says hello once you follow.
 Same tokens, same code path, so the cell works (and is checked) anywhere.
 """
+
 import os
 
 from .clients import connect

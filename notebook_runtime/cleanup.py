@@ -1,4 +1,5 @@
 """Stop whatever a notebook left running, so that it ends as it began."""
+
 from .clients import open_sessions
 from .server import running_servers
 

@@ -6,6 +6,7 @@ keeping every other message (live events, replies to raw text) in arrival order
 for `next_message()`. WebSocketClient carries it over a real WebSocket connection;
 ApiCommunicator (communicator.py) over Channels' WebsocketCommunicator.
 """
+
 import asyncio
 import contextlib
 import json
@@ -38,7 +39,9 @@ class ApiSession:
         self._last_request_id += 1
         request_id = self._last_request_id
         await self.send_json({"action": action, "request_id": request_id, **params})
-        return await self._reply_to(request_id, action, self.timeout if timeout is None else timeout)
+        return await self._reply_to(
+            request_id, action, self.timeout if timeout is None else timeout
+        )
 
     async def send_json(self, message) -> None:
         await self.send_text(json.dumps(message))

@@ -1,6 +1,7 @@
 """Drive LivePostConsumer through Channels' WebsocketCommunicator: no server, no
 network, the consumer called directly with the scope we choose. The fastest way to
 test a consumer, and the way notebook 06 teaches."""
+
 import asyncio
 from asyncio import FIRST_COMPLETED
 

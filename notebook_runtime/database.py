@@ -3,6 +3,7 @@
 Each wraps a piece of Django's machinery (the migration executor, a connection's
 on-commit queue) that a chapter needs to show but should not have to explain.
 """
+
 from django.db import DEFAULT_DB_ALIAS, connections
 
 

@@ -1,4 +1,5 @@
 """Set Django up inside a Jupyter kernel (or any Python process) in one call."""
+
 import os
 import sqlite3
 import sys

@@ -12,6 +12,7 @@
 Each check returns a Finding; `required` ones must pass for the notebooks to run, the
 others are warnings or information.
 """
+
 import argparse
 import os
 import re
@@ -105,7 +106,9 @@ def pinned_packages(requirements: Path = ROOT / "requirements.txt") -> Finding:
         not wrong,
         f"all {pins} pins of requirements.txt installed"
         if not wrong
-        else f"{len(wrong)} of {pins} differ: " + ", ".join(wrong[:5]) + (" ..." if len(wrong) > 5 else ""),
+        else f"{len(wrong)} of {pins} differ: "
+        + ", ".join(wrong[:5])
+        + (" ..." if len(wrong) > 5 else ""),
         fix="make install (or: pip install -r requirements.txt in this environment)",
     )
 
@@ -220,7 +223,10 @@ def kernel(name: str = "python3") -> Finding:
     try:
         prefix = subprocess.run(
             [executable, "-c", "import sys, ipykernel; print(sys.prefix)"],
-            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, check=True,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as error:
         detail = f"{name} ({spec.resource_dir}) does not start: {_first_line(error)}"
@@ -321,7 +327,10 @@ def redis_server() -> Finding:
     try:
         output = subprocess.run(
             [executable, "--version"],
-            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, check=True,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError) as error:
         detail = f"{executable} does not run: {_first_line(error)}"

@@ -7,6 +7,7 @@ In a solution, the code between `### BEGIN SOLUTION` and `### END SOLUTION`
 becomes a TODO stub in the exercise, at the same indentation, so the cell still
 runs and its check answers "not started yet". Nobody edits exercises/ by hand.
 """
+
 import re
 import sys
 from dataclasses import dataclass
@@ -122,7 +123,9 @@ def cell_error(cell, cells_by_count) -> str | None:
             count, line = (int(number) for number in places[-1])
             source = cells_by_count.get(count, {}).get("source", "").splitlines()
             if 0 < line <= len(source):
-                error += f"\n      at:   line {line} of cell In[{count}]: {source[line - 1].strip()}"
+                error += (
+                    f"\n      at:   line {line} of cell In[{count}]: {source[line - 1].strip()}"
+                )
         return error
     return None
 

@@ -25,6 +25,7 @@ subscribers, one of which reads nothing until the burst is over.
 
 Figures are for comparing targets run side by side, never for asserting in tests.
 """
+
 import argparse
 import asyncio
 import contextlib
@@ -44,7 +45,6 @@ from .processes import (
     RedisServer,
     ServerProcess,
     deployed_environment,
-    free_port,
     project_environment,
     session_cookie,
     shared_sqlite_database,
@@ -102,8 +102,9 @@ class Target:
         self.cwd = cwd
 
     def start(self) -> ServerProcess:
-        self.port = free_port()
-        return ServerProcess(self.command(self.port), self.port, env=self.env, cwd=self.cwd)
+        process = ServerProcess(self.command, env=self.env, cwd=self.cwd)
+        self.port = process.port
+        return process
 
     @property
     def url(self) -> str:
@@ -127,12 +128,19 @@ def targets(database: str, redis_url: str | None = None) -> list[Target]:
     )
     project = uvicorn("config.asgi:application")
     found = [
-        Target("ceiling", "broadcast", lambda port: [sys.executable, "-c", CEILING_SERVER, str(port)]),
-        Target("bare-channels", "broadcast", daphne("notebook_runtime.fanout_apps:bare_channels"), env),
+        Target(
+            "ceiling", "broadcast", lambda port: [sys.executable, "-c", CEILING_SERVER, str(port)]
+        ),
+        Target(
+            "bare-channels", "broadcast", daphne("notebook_runtime.fanout_apps:bare_channels"), env
+        ),
         Target("dcrf-article", "api", daphne("notebook_runtime.fanout_apps:article"), env),
         Target(
-            "project-stock-layer", "api",
-            uvicorn("notebook_runtime.fanout_apps:project_on_stock_layer"), env, cwd=PROJECT_DIR,
+            "project-stock-layer",
+            "api",
+            uvicorn("notebook_runtime.fanout_apps:project_on_stock_layer"),
+            env,
+            cwd=PROJECT_DIR,
         ),
         Target("project-daphne", "api", daphne("config.asgi:application"), env, cwd=PROJECT_DIR),
         Target("project", "api", project, env, cwd=PROJECT_DIR),
@@ -195,7 +203,12 @@ def publisher_cookie(database: str) -> str:
 
 
 async def measure(
-    target: Target, subscribers: int, posts: int, rate: float | None, cookie: str = "", stalled: int = 0
+    target: Target,
+    subscribers: int,
+    posts: int,
+    rate: float | None,
+    cookie: str = "",
+    stalled: int = 0,
 ) -> Result:
     """Fan `posts` out to `subscribers`; `rate` posts/s, or None for a burst.
 
@@ -207,7 +220,9 @@ async def measure(
     (publisher,) = await open_connections(target.url, 1, headers)
     if target.protocol == "api":
         for number, listener in enumerate(listeners):
-            await request(listener, {"action": "subscribe_to_hashtag", "hashtag": TAG, "request_id": number})
+            await request(
+                listener, {"action": "subscribe_to_hashtag", "hashtag": TAG, "request_id": number}
+            )
     received = [[] for _ in listeners]
     reading = subscribers - stalled
     collectors = [
@@ -220,7 +235,9 @@ async def measure(
         body = f"#{TAG} {sequence} payload"
         sent_at[sequence] = time.perf_counter()
         if target.protocol == "api":
-            await publisher.send(json.dumps({"action": "create", "request_id": sequence, "data": {"body": body}}))
+            await publisher.send(
+                json.dumps({"action": "create", "request_id": sequence, "data": {"body": body}})
+            )
         else:
             await publisher.send(json.dumps({"body": body}))
         if rate:
@@ -254,7 +271,11 @@ async def measure(
 def _percentile(values, percent):
     if not values:
         return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1] if len(values) > 1 else values[0]
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+        if len(values) > 1
+        else values[0]
+    )
 
 
 # Runs ----------------------------------------------------------------------------
@@ -299,13 +320,19 @@ async def run_plan(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
                 continue
             with target.start():
                 for count in plan.subscriber_counts:
-                    results["burst"].append(await measure(target, count, plan.burst_posts, None, cookie))
+                    results["burst"].append(
+                        await measure(target, count, plan.burst_posts, None, cookie)
+                    )
                 results["steady"].append(
-                    await measure(target, STEADY_SUBSCRIBERS, plan.steady_posts, plan.steady_rate, cookie)
+                    await measure(
+                        target, STEADY_SUBSCRIBERS, plan.steady_posts, plan.steady_rate, cookie
+                    )
                 )
                 if plan.loss_posts and target.name in LOSS_TARGETS:
                     results["loss"].append(
-                        await measure(target, plan.loss_subscribers, plan.loss_posts, None, cookie, stalled=1)
+                        await measure(
+                            target, plan.loss_subscribers, plan.loss_posts, None, cookie, stalled=1
+                        )
                     )
     return results
 
@@ -316,7 +343,11 @@ def table(results: list[Result]) -> str:
         f"{'target':19} {'S':>5} {'events/s':>10} {'x ceiling':>9} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
     ]
     for r in results:
-        ratio = f"{r.events_per_second / ceiling[r.subscribers]:.2f}" if r.subscribers in ceiling else "-"
+        ratio = (
+            f"{r.events_per_second / ceiling[r.subscribers]:.2f}"
+            if r.subscribers in ceiling
+            else "-"
+        )
         lines.append(
             f"{r.target:19} {r.subscribers:>5} {r.events_per_second:>10.0f} {ratio:>9} "
             f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.lost:>6}"
@@ -326,7 +357,9 @@ def table(results: list[Result]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="S = 10, 100 and fewer posts (under a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="S = 10, 100 and fewer posts (under a minute)"
+    )
     parser.add_argument("--only", nargs="*", help="run only these targets")
     parser.add_argument("--json", default="fanout-results.json", help="where to write the results")
     args = parser.parse_args(argv)
@@ -334,15 +367,21 @@ def main(argv=None) -> int:
     results = run(plan, only=set(args.only) if args.only else None)
     print(f"Burst: {plan.burst_posts} posts published without waiting, to S subscribers")
     print(table(results["burst"]))
-    print(f"\nSteady: {plan.steady_rate:.0f} posts/s for {plan.steady_posts / plan.steady_rate:.0f} s, "
-          f"to {STEADY_SUBSCRIBERS} subscribers")
+    print(
+        f"\nSteady: {plan.steady_rate:.0f} posts/s for {plan.steady_posts / plan.steady_rate:.0f} s, "
+        f"to {STEADY_SUBSCRIBERS} subscribers"
+    )
     print(table(results["steady"]))
     if results["loss"]:
-        print(f"\nLoss: {plan.loss_posts} posts published without waiting, to {plan.loss_subscribers} "
-              "subscribers, one of them stalled until the burst is over")
+        print(
+            f"\nLoss: {plan.loss_posts} posts published without waiting, to {plan.loss_subscribers} "
+            "subscribers, one of them stalled until the burst is over"
+        )
         print(table(results["loss"]))
     with open(args.json, "w") as out:
-        json.dump({kind: [asdict(r) for r in rows] for kind, rows in results.items()}, out, indent=2)
+        json.dump(
+            {kind: [asdict(r) for r in rows] for kind, rows in results.items()}, out, indent=2
+        )
     print(f"\nwrote {args.json}")
     return 0
 

@@ -15,6 +15,7 @@ Django up for the tutorial project (settings from the environment).
 
 All three run on Channels' stock in-memory layer, as the article's readers would.
 """
+
 import os
 import sys
 

@@ -14,6 +14,7 @@ sets in every single-user server, or else from the Jupyter server that started t
 kernel (its ``jpserver-<pid>.json`` runtime file). WORKBOOK_LINKS=proxy or =direct
 overrides the choice, e.g. for a Jupyter server reached through an SSH tunnel.
 """
+
 import json
 import os
 from pathlib import Path

@@ -4,6 +4,7 @@ It uses urllib in a worker thread, because the server it talks to usually runs o
 the very event loop the cell is running on: a blocking call on that thread would
 wait for a server that cannot run.
 """
+
 import asyncio
 import json
 import urllib.error

@@ -6,6 +6,7 @@ and signed-in sessions for them.
 Everything listens on 127.0.0.1 on a free port, waits (bounded) until it accepts
 connections, and is stopped by `.stop()` or by leaving a `with` block.
 """
+
 import os
 import secrets
 import shutil
@@ -15,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from .django_setup import PROJECT_DIR
 
@@ -26,39 +29,82 @@ REDIS_HINT = (
 
 
 def free_port() -> int:
+    """A loopback port nothing listens on at this instant. Another process may take it
+    before a child binds it: ServerProcess notices, and starts again on another."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The child could not bind its port: another process took it first."""
+
+
+# What the servers started here print when their port is taken (uvicorn, redis-server,
+# runserver, daphne), lower-cased.
+PORT_TAKEN_MESSAGES = ("address already in use", "port is already in use", "couldn't listen on")
+
+
+def listens_on(process: subprocess.Popen, port: int) -> bool:
+    """Whether `process` itself holds a listening socket on `port`: a connection that
+    succeeds proves only that someone listens there."""
+    try:
+        connections = psutil.Process(process.pid).net_connections(kind="tcp")
+    except psutil.NoSuchProcess:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+
 def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    """Return once `port` accepts connections; raise if `process` exits or time runs out."""
+    """Return once `process` listens on `port`; raise if it exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
-        try:
-            socket.create_connection((HOST, port), timeout=0.5).close()
+        if listens_on(process, port):
             return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listened on {HOST}:{port} within {timeout} s")
+        time.sleep(0.05)  # polling a bounded deadline
+    raise TimeoutError(f"{process.args[0]} did not listen on {HOST}:{port} within {timeout} s")
 
 
 class ServerProcess:
-    """A child process listening on `port`; stopping it waits for it to exit."""
+    """A child process listening on a loopback port; stopping it waits for it to exit.
 
-    def __init__(self, command: list[str], port: int, env: dict | None = None, cwd=None):
-        self.port = port
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, text=True
-        )
-        try:
-            wait_until_listening(port, self.process)
-        except Exception:
-            self.stop()
-            raise
+    `command_for(port)` is its command line. With no `port` it gets a free one, and
+    if another process takes that port before the child binds it (tests run side by
+    side), it starts again on another, at most START_ATTEMPTS times.
+    """
+
+    START_ATTEMPTS = 3
+
+    def __init__(self, command_for, *, port: int | None = None, env: dict | None = None, cwd=None):
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            self.port = port or free_port()
+            self.log = tempfile.TemporaryFile(mode="w+")
+            self.process = subprocess.Popen(
+                command_for(self.port),
+                env=env,
+                cwd=cwd,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                wait_until_listening(self.port, self.process)
+                return
+            except RuntimeError:
+                output = self.output().lower()
+                self.stop()
+                taken = any(message in output for message in PORT_TAKEN_MESSAGES)
+                if not taken:
+                    raise
+                if port is not None or attempt == self.START_ATTEMPTS:
+                    raise PortTaken(
+                        f"{HOST}:{self.port} is taken: {output.strip()[-300:]}"
+                    ) from None
+            except Exception:
+                self.stop()
+                raise
 
     def output(self) -> str:
         """What the process has printed so far (for diagnosing a failure)."""
@@ -90,10 +136,12 @@ class RedisServer(ServerProcess):
         executable = executable or shutil.which("redis-server")
         if executable is None:
             raise FileNotFoundError(REDIS_HINT)
-        port = port or free_port()
         super().__init__(
-            [executable, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
-            port,
+            lambda port: (
+                [executable, "--port", str(port), "--bind", HOST]
+                + ["--save", "", "--appendonly", "no"]
+            ),
+            port=port,
         )
 
     @property
@@ -112,10 +160,8 @@ class ProjectServer(ServerProcess):
     """
 
     def __init__(self, **environ: str):
-        port = free_port()
         super().__init__(
-            [*manage_command(), "runserver", f"{HOST}:{port}", "--noreload"],
-            port,
+            lambda port: [*manage_command(), "runserver", f"{HOST}:{port}", "--noreload"],
             env=project_environment(**environ),
         )
 
@@ -138,10 +184,8 @@ class DeployedServer(ServerProcess):
     """
 
     def __init__(self, **environ: str):
-        port = free_port()
         super().__init__(
-            [*uvicorn_command(port), "config.asgi:application"],
-            port,
+            lambda port: [*uvicorn_command(port), "config.asgi:application"],
             env=project_environment(**deployed_environment(**environ)),
             cwd=PROJECT_DIR,
         )
@@ -156,11 +200,13 @@ class DeployedServer(ServerProcess):
 
 def uvicorn_command(port: int) -> list[str]:
     """The README's production command, without the application's name."""
+    # fmt: off
     return [
         sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port),
         "--ws", "websockets-sansio", "--ws-per-message-deflate", "false",
         "--lifespan", "off", "--log-level", "warning",
     ]
+    # fmt: on
 
 
 # One key for every deployed process this Python process starts, so that they

@@ -8,6 +8,7 @@ look inside one process instead, where a profiler can see every function:
   WebsocketCommunicator, under cProfile;
 - `loading_cost`: what a model observer's groups_for_signal costs when posts load.
 """
+
 import asyncio
 import cProfile
 import pstats
@@ -101,7 +102,10 @@ def loading_cost(signal_groups, posts: int) -> tuple[int, float]:
 
     from .checks.support import probe_consumer
 
-    with probe_consumer(signal_groups, lambda **params: ()), CaptureQueriesContext(connection) as queries:
+    with (
+        probe_consumer(signal_groups, lambda **params: ()),
+        CaptureQueriesContext(connection) as queries,
+    ):
         started = time.perf_counter()
         list(Post.objects.all()[:posts])
         elapsed = time.perf_counter() - started

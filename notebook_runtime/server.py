@@ -6,6 +6,7 @@ layer and the database objects of your cells are out of reach. uvicorn's Server 
 an ordinary coroutine, so it can run as a task on the kernel's loop, beside your
 cells: the same ASGI application, served over real TCP on 127.0.0.1.
 """
+
 import asyncio
 import contextlib
 import html
@@ -167,7 +168,9 @@ class LiveServer:
                 continue  # another running server saw the same record
             record.reported_by_notebook_runtime = True
             summary = record.getMessage().strip()
-            print(f"[{self._error_log.where}] {summary} (traceback in server.errors)", file=sys.stderr)
+            print(
+                f"[{self._error_log.where}] {summary} (traceback in server.errors)", file=sys.stderr
+            )
             reported += 1
         return reported
 

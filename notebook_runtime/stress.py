@@ -39,6 +39,7 @@ naming each failed check, if an event was lost or duplicated, a limit did not
 answer as specified, or the slow reader was not dropped. Figures are for reading,
 never for asserting in tests.
 """
+
 import argparse
 import asyncio
 import contextlib
@@ -103,8 +104,12 @@ class Plan:
 
 
 QUICK = Plan(
-    held_connections=200, soak_posts=1_000, soak_subscribers=50, flood_seconds=3.0,
-    slow_subscribers=10, probe_seconds=2.0,
+    held_connections=200,
+    soak_posts=1_000,
+    soak_subscribers=50,
+    flood_seconds=3.0,
+    slow_subscribers=10,
+    probe_seconds=2.0,
 )
 
 
@@ -163,8 +168,12 @@ def server_process(server: DeployedServer) -> psutil.Process:
 
 def server_limits(**environ: str) -> dict:
     """SOCIAL_LIMITS as a server started with `environ` sees them."""
-    code = "import json; from django.conf import settings; print(json.dumps(settings.SOCIAL_LIMITS))"
-    return json.loads(manage("shell", "-c", code, **deployed_environment(**environ)).splitlines()[-1])
+    code = (
+        "import json; from django.conf import settings; print(json.dumps(settings.SOCIAL_LIMITS))"
+    )
+    return json.loads(
+        manage("shell", "-c", code, **deployed_environment(**environ)).splitlines()[-1]
+    )
 
 
 def posts_stored_by(database: str, username: str) -> int:
@@ -195,7 +204,9 @@ def websocket_url(server: DeployedServer) -> str:
 
 async def connect_many(server: DeployedServer, count: int, cookie: str = "") -> list:
     async with asyncio.timeout(WAIT + count * 0.1):
-        return await open_connections(websocket_url(server), count, {"Cookie": cookie} if cookie else None)
+        return await open_connections(
+            websocket_url(server), count, {"Cookie": cookie} if cookie else None
+        )
 
 
 async def call(connection, request_id: int, action: str, **params) -> dict:
@@ -230,7 +241,10 @@ async def subscribe_all(connections, action: str, **params) -> None:
     are accepted (201)."""
     for start in range(0, len(connections), CHUNK):
         replies = await asyncio.gather(
-            *(call(connection, 1, action, **params) for connection in connections[start:start + CHUNK])
+            *(
+                call(connection, 1, action, **params)
+                for connection in connections[start : start + CHUNK]
+            )
         )
         refused = [reply for reply in replies if reply["response_status"] != 201]
         if refused:
@@ -240,7 +254,9 @@ async def subscribe_all(connections, action: str, **params) -> None:
 async def close_all(connections) -> None:
     for start in range(0, len(connections), CHUNK):
         async with asyncio.timeout(WAIT):
-            await asyncio.gather(*(connection.close() for connection in connections[start:start + CHUNK]))
+            await asyncio.gather(
+                *(connection.close() for connection in connections[start : start + CHUNK])
+            )
 
 
 async def create_post(connection, body: str, request_id: int = 1) -> int:
@@ -263,7 +279,9 @@ async def read_events(connection, log: list, on_event=None) -> None:
                 on_event(event)
 
 
-async def request_latencies(connection, pk: int, seconds: float, stop: asyncio.Event | None = None) -> list:
+async def request_latencies(
+    connection, pk: int, seconds: float, stop: asyncio.Event | None = None
+) -> list:
     """Round trips (ms) of `retrieve` requests for post `pk`, one at a time, for
     `seconds` or until `stop` is set: an unrelated client's view of the server."""
     latencies = []
@@ -363,7 +381,11 @@ async def held(server: DeployedServer, publisher_cookie: str, connections: int) 
 
 
 async def soak(
-    server: DeployedServer, publisher_cookie: str, subscribers: int, posts: int, window: int,
+    server: DeployedServer,
+    publisher_cookie: str,
+    subscribers: int,
+    posts: int,
+    window: int,
 ) -> Report:
     """`posts` posts to `subscribers`, at most `window` of them not yet fully delivered."""
     process = server_process(server)
@@ -402,7 +424,9 @@ async def soak(
                 elif "response_status" in reply:
                     refused.append(reply)
 
-    readers = [asyncio.create_task(read_events(c, log, received)) for c, log in zip(listeners, logs)]
+    readers = [
+        asyncio.create_task(read_events(c, log, received)) for c, log in zip(listeners, logs)
+    ]
     replies = asyncio.create_task(read_replies())
     rss_samples = []
     sampler = asyncio.create_task(sample_rss(process, rss_samples))
@@ -415,7 +439,9 @@ async def soak(
             async with asyncio.timeout(IDLE):
                 await room.acquire()
         except TimeoutError:
-            failures.append(f"soak: no post fully delivered for {IDLE:.0f} s, after {completed} of {posts}")
+            failures.append(
+                f"soak: no post fully delivered for {IDLE:.0f} s, after {completed} of {posts}"
+            )
             break
         body = f"#{SOAK_TAG} {sequence}"
         message = {"action": "create", "request_id": sequence, "data": {"body": body}}
@@ -475,8 +501,16 @@ def halves(first_half: list, whole: Usage, posts: int) -> dict:
 
 
 async def write_flood(
-    server: DeployedServer, database: str, flooder: str, flooder_cookie: str, prober_cookie: str,
-    limit: int, seconds: float, most: int, window: int, probe_seconds: float,
+    server: DeployedServer,
+    database: str,
+    flooder: str,
+    flooder_cookie: str,
+    prober_cookie: str,
+    limit: int,
+    seconds: float,
+    most: int,
+    window: int,
+    probe_seconds: float,
 ) -> Report:
     """User `flooder` creates posts as fast as the server answers (`window` in flight)
     for `seconds` or `most` creates, against a POSTS_PER_MINUTE of `limit`; another
@@ -545,7 +579,9 @@ async def write_flood(
     if stored != accepted:
         failures.append(f"flood: {accepted} creates accepted but {stored} posts stored")
     if accepted + refused != sent:
-        failures.append(f"flood: {sent} sent, {accepted} accepted, {refused} refused: {dict(statuses)}")
+        failures.append(
+            f"flood: {sent} sent, {accepted} accepted, {refused} refused: {dict(statuses)}"
+        )
     if refusals_without_errors:
         failures.append(f"flood: {refusals_without_errors} refusals carried no errors")
     figures = {
@@ -575,7 +611,11 @@ async def connect_small_buffer(server: DeployedServer):
     sock.setblocking(False)
     async with asyncio.timeout(WAIT):
         return await websocket_connect(
-            websocket_url(server), sock=sock, origin=f"http://{HOST}", max_queue=1, ping_interval=None
+            websocket_url(server),
+            sock=sock,
+            origin=f"http://{HOST}",
+            max_queue=1,
+            ping_interval=None,
         )
 
 
@@ -609,7 +649,11 @@ def kernel_queues(server_port: int, client_port: int) -> dict:
 
 
 async def slow_reader(
-    server: DeployedServer, publisher_cookie: str, subscribers: int, rate: float, probe_seconds: float,
+    server: DeployedServer,
+    publisher_cookie: str,
+    subscribers: int,
+    rate: float,
+    probe_seconds: float,
 ) -> Report:
     """Posts at `rate` to `subscribers` and to a slow reader, which stops reading after
     `probe_seconds`; an unrelated client times its requests before and during the stall."""
@@ -638,7 +682,9 @@ async def slow_reader(
         started = time.perf_counter()
         sequence = 0
         while publishing.is_set() and sequence < rate * (STALL_LIMIT + WAIT):
-            created.append(await create_post(publisher, f"{SLOW_BODY} {sequence}", request_id=sequence))
+            created.append(
+                await create_post(publisher, f"{SLOW_BODY} {sequence}", request_id=sequence)
+            )
             sequence += 1
             await asyncio.sleep(max(0.0, started + sequence / rate - time.perf_counter()))
 
@@ -683,7 +729,9 @@ async def slow_reader(
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(WAIT):
             await slow_reading
-    slow_ended_after_resume = round(time.perf_counter() - resumed_at, 2) if slow_reading.done() else None
+    slow_ended_after_resume = (
+        round(time.perf_counter() - resumed_at, 2) if slow_reading.done() else None
+    )
     socket_closed_after_resume = None
     while time.perf_counter() - resumed_at < WAIT:
         if not server_socket_open(process, slow_port):
@@ -700,7 +748,9 @@ async def slow_reader(
     if not dropped.is_set():
         failures.append(f"slow reader: not dropped within {STALL_LIMIT:.0f} s of its stall")
     if slow_ended_after_resume is None:
-        failures.append(f"slow reader: its connection had not ended {WAIT:.0f} s after it read again")
+        failures.append(
+            f"slow reader: its connection had not ended {WAIT:.0f} s after it read again"
+        )
     figures = {
         "send_timeout_s": SEND_TIMEOUT,
         "other_subscribers": subscribers,
@@ -749,17 +799,26 @@ async def refusals(server: DeployedServer, user_cookie: str, limits: dict) -> Re
 
     most = limits["MAX_SUBSCRIPTIONS"]
     statuses = [
-        (await call(client, number, "subscribe_to_hashtag", hashtag=f"r{number}"))["response_status"]
+        (await call(client, number, "subscribe_to_hashtag", hashtag=f"r{number}"))[
+            "response_status"
+        ]
         for number in range(most)
     ]
-    again = await call(client, most, "subscribe_to_hashtag", hashtag="r0")  # held already: no room taken
+    again = await call(
+        client, most, "subscribe_to_hashtag", hashtag="r0"
+    )  # held already: no room taken
     one_too_many = await call(client, most + 1, "subscribe_to_hashtag", hashtag=f"r{most}")
     list_too_many = await call(client, most + 2, "subscribe_to_list")
     if statuses != [201] * most:
         failures.append(f"refusals: the first {most} subscriptions got {Counter(statuses)}")
     if again["response_status"] != 201:
-        failures.append(f"refusals: subscribing again to a hashtag held got {again['response_status']}")
-    for name, reply in (("subscribe_to_hashtag", one_too_many), ("subscribe_to_list", list_too_many)):
+        failures.append(
+            f"refusals: subscribing again to a hashtag held got {again['response_status']}"
+        )
+    for name, reply in (
+        ("subscribe_to_hashtag", one_too_many),
+        ("subscribe_to_list", list_too_many),
+    ):
         if reply["response_status"] != 429 or not reply.get("errors"):
             failures.append(f"refusals: {name} number {most + 1} got {reply}")
 
@@ -821,8 +880,16 @@ def run(plan: Plan = Plan()) -> list[Report]:
             reports.append(asyncio.run(scenario))
         with DeployedServer(**deployed) as server:
             scenario = write_flood(
-                server, database, FLOODER, flooder_cookie, prober_cookie, limits["POSTS_PER_MINUTE"],
-                plan.flood_seconds, plan.flood_creates, plan.flood_window, plan.probe_seconds,
+                server,
+                database,
+                FLOODER,
+                flooder_cookie,
+                prober_cookie,
+                limits["POSTS_PER_MINUTE"],
+                plan.flood_seconds,
+                plan.flood_creates,
+                plan.flood_window,
+                plan.probe_seconds,
             )
             reports.append(asyncio.run(scenario))
         with DeployedServer(**load) as server:

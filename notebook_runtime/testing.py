@@ -5,6 +5,7 @@ inside a kernel whose loop is already running; and pytest-django builds its own
 test database. So the tests run in a separate process, as `pytest` would in a
 terminal, with the tutorial project on its path.
 """
+
 import os
 import subprocess
 import sys
@@ -37,13 +38,29 @@ def run_pytest(source: str, *args: str, timeout: float = 120) -> int:
         # set on this machine), no PYTEST_ADDOPTS options, 80 columns, and no CI
         # variables (on CI pytest stops shortening its summary lines).
         hidden = {
-            "SQLITE_PATH", "DATABASE_URL", "REDIS_URL", "PYTEST_ADDOPTS", "CI", "BUILD_NUMBER"
+            "SQLITE_PATH",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "PYTEST_ADDOPTS",
+            "CI",
+            "BUILD_NUMBER",
         }
         env = {k: v for k, v in os.environ.items() if k not in hidden}
         env["COLUMNS"] = "80"
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "--no-header", "--color=no", "-p", "no:cacheprovider",
-             "-p", "no:nbval", *args],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "--no-header",
+                "--color=no",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:nbval",
+                *args,
+            ],
             cwd=directory,
             env=env,
             capture_output=True,

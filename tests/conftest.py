@@ -1,4 +1,5 @@
 """Fixtures shared by the suite: users, connections to the consumer, a live server."""
+
 import pytest
 from channels.layers import channel_layers
 

@@ -1,4 +1,5 @@
 """Assertions and helpers shared by the test modules."""
+
 import contextlib
 import os
 
@@ -45,15 +46,6 @@ def assert_error_reply(reply, status=None, request_id=None):
     assert reply["request_id"] == request_id, reply
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def jupyter_process(command, status_url, *, env=None, cwd=None, timeout=60):
     """Run a Jupyter server (or `make lab`) in its own process group; yield its
@@ -82,7 +74,9 @@ def jupyter_process(command, status_url, *, env=None, cwd=None, timeout=60):
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not start: {process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(
+                    f"{command[0]} did not start: {process.stderr.read().decode()[-2000:]}"
+                )
             time.sleep(0.2)  # polling a bounded deadline, not waiting for luck
         yield process
     finally:

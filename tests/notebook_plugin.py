@@ -5,6 +5,7 @@ hint, as the tests do; in CI (CI set) run them. It lives here, loaded by
 `-p tests.notebook_plugin` in pyproject.toml, rather than as a conftest.py in
 notebooks/, so that the folder learners browse holds only their notebooks.
 """
+
 import os
 import shutil
 

@@ -1,4 +1,5 @@
 """Every action and permission of LivePostConsumer, through WebsocketCommunicator."""
+
 from contextlib import asynccontextmanager
 
 import pytest
@@ -26,9 +27,7 @@ async def queries_of_the_consumer():
     through database_sync_to_async), which sync_to_async uses too: capture on the
     connection of that thread, not of this one.
     """
-    queries = CaptureQueriesContext(
-        await sync_to_async(lambda: connections[DEFAULT_DB_ALIAS])()
-    )
+    queries = CaptureQueriesContext(await sync_to_async(lambda: connections[DEFAULT_DB_ALIAS])())
     await sync_to_async(queries.__enter__)()
     try:
         yield queries
@@ -49,9 +48,7 @@ async def test_list_is_newest_first(api, alice, bob):
 
 
 async def test_list_names_every_author_in_one_query(api, django_user_model):
-    authors = [
-        await django_user_model.objects.acreate(username=f"author{n}") for n in range(5)
-    ]
+    authors = [await django_user_model.objects.acreate(username=f"author{n}") for n in range(5)]
     for author in authors:
         await create_post(author, f"by {author.username}")
     session = await api()

@@ -1,5 +1,6 @@
 """Bad input gets a 4xx error reply in DCRF's shape; the connection stays usable and
 nothing is stored. Plain DCRF 1.3 closes the socket on several of these."""
+
 import json
 
 import pytest
@@ -34,12 +35,37 @@ BAD_MESSAGES = [
     ("body-257", {"action": "create", "data": {"body": "x" * 257}, "request_id": 7}, 400, 7),
     ("body-not-text", {"action": "create", "data": {"body": {"a": 1}}, "request_id": 7}, 400, 7),
     ("subscribe-without-hashtag", {"action": "subscribe_to_hashtag", "request_id": 7}, 400, 7),
-    ("hashtag-not-string", {"action": "subscribe_to_hashtag", "hashtag": 5, "request_id": 7}, 400, 7),
+    (
+        "hashtag-not-string",
+        {"action": "subscribe_to_hashtag", "hashtag": 5, "request_id": 7},
+        400,
+        7,
+    ),
     ("hashtag-empty", {"action": "subscribe_to_hashtag", "hashtag": "", "request_id": 7}, 400, 7),
-    ("hashtag-only-hash", {"action": "subscribe_to_hashtag", "hashtag": "#", "request_id": 7}, 400, 7),
-    ("hashtag-65", {"action": "subscribe_to_hashtag", "hashtag": "x" * 65, "request_id": 7}, 400, 7),
-    ("hashtag-spaces", {"action": "subscribe_to_hashtag", "hashtag": "a b", "request_id": 7}, 400, 7),
-    ("unsubscribe-bad-hashtag", {"action": "unsubscribe_from_hashtag", "hashtag": None, "request_id": 7}, 400, 7),
+    (
+        "hashtag-only-hash",
+        {"action": "subscribe_to_hashtag", "hashtag": "#", "request_id": 7},
+        400,
+        7,
+    ),
+    (
+        "hashtag-65",
+        {"action": "subscribe_to_hashtag", "hashtag": "x" * 65, "request_id": 7},
+        400,
+        7,
+    ),
+    (
+        "hashtag-spaces",
+        {"action": "subscribe_to_hashtag", "hashtag": "a b", "request_id": 7},
+        400,
+        7,
+    ),
+    (
+        "unsubscribe-bad-hashtag",
+        {"action": "unsubscribe_from_hashtag", "hashtag": None, "request_id": 7},
+        400,
+        7,
+    ),
     ("body-contains-not-text", {"action": "list", "body_contains": [1], "request_id": 7}, 400, 7),
     ("over-long-frame", TOO_LONG, 413, None),
 ]

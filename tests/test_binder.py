@@ -9,6 +9,7 @@ jupyter-server-proxy. apt.txt is not installed here: this machine's redis-server
 Chromium stand in for it, and postBuild, finding a Chromium that runs, skips
 Playwright's download. Takes about a minute, most of it pip.
 """
+
 import json
 import os
 import re
@@ -23,13 +24,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PIP_TIMEOUT = 300  # s; pins from a warm wheel cache install in about 40 s
 STEP_TIMEOUT = 120
 # Variables of the environment running the suite that must not leak into the build.
-NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE", "CONDA_PREFIX")
+NOT_INHERITED = (
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "DJANGO_SETTINGS_MODULE",
+    "CONDA_PREFIX",
+)
 
 
 def run(command, **options):
     """Run a step, failing the test with its output if it fails."""
     result = subprocess.run(command, capture_output=True, text=True, **options)
-    assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    )
     return result
 
 
@@ -45,8 +54,19 @@ def image(tmp_path_factory):
     env = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     env["PATH"] = f"{prefix / 'bin'}{os.pathsep}{env['PATH']}"
     run(
-        ["python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "binder/requirements.txt"],
-        cwd=clone, env=env, timeout=PIP_TIMEOUT,
+        [
+            "python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            "binder/requirements.txt",
+        ],
+        cwd=clone,
+        env=env,
+        timeout=PIP_TIMEOUT,
     )
     return clone, prefix, env
 
@@ -64,7 +84,11 @@ def start(built, *command, cwd=None):
     clone, _, env, *_ = built
     return subprocess.Popen(
         [str(clone / "binder" / "start"), *command],
-        cwd=cwd or clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd or clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -102,7 +126,12 @@ def test_the_environment_runs_the_project(built):
     clone, *_ = built
     for command in (
         ["python", "tutorial_project/manage.py", "check", "--fail-level", "WARNING"],
-        ["python", "tutorial_project/manage.py", "migrate", "--check"],  # non-zero if one is unapplied
+        [
+            "python",
+            "tutorial_project/manage.py",
+            "migrate",
+            "--check",
+        ],  # non-zero if one is unapplied
     ):
         status, stdout, stderr = finish(start(built, *command))
         assert status == 0, f"{command}: {stdout}{stderr}"
@@ -134,5 +163,7 @@ def test_jupyter_server_proxy_is_an_enabled_server_extension(built):
 
 def test_the_build_left_this_suites_environment_alone(built):
     clone, *_ = built
-    direct_url = json.loads(metadata.distribution("realtime-social-workbook").read_text("direct_url.json"))
+    direct_url = json.loads(
+        metadata.distribution("realtime-social-workbook").read_text("direct_url.json")
+    )
     assert direct_url["url"] != clone.as_uri()

@@ -4,6 +4,7 @@ The site is what a reader opens on GitHub Pages: the README as its first page, t
 notebooks 00 to 09 in order with the outputs stored in them, the exercises, the
 instructor notes and the solutions; every link and image in it works.
 """
+
 import html
 import json
 import os
@@ -27,7 +28,11 @@ def make_book(directory: Path, **variables: str) -> subprocess.CompletedProcess:
     command = ["make", "--no-print-directory", "-C", str(directory), "book"]
     command += [f"{name}={value}" for name, value in variables.items()]
     # A make that runs this suite (make test) must not pass its own flags down.
-    env = {key: value for key, value in os.environ.items() if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    }
     return subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, env=env)
 
 
@@ -35,7 +40,9 @@ def make_book(directory: Path, **variables: str) -> subprocess.CompletedProcess:
 def site() -> Path:
     """The book as `make book` builds it from the repository."""
     result = make_book(ROOT)
-    assert result.returncode == 0, f"make book failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"make book failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    )
     return SITE
 
 
@@ -46,7 +53,10 @@ def page_text(path: Path) -> str:
 
 def sidebar_pages(page: Path) -> list[str]:
     """The pages of the table of contents, in the order the sidebar lists them."""
-    entries = re.findall(r'<li class="toctree-l1[^"]*"><a class="reference internal" href="([^"#]*)"', page.read_text())
+    entries = re.findall(
+        r'<li class="toctree-l1[^"]*"><a class="reference internal" href="([^"#]*)"',
+        page.read_text(),
+    )
     return [entry.removesuffix(".html") for entry in entries]
 
 
@@ -66,14 +76,17 @@ def test_the_book_pins_change_no_pin_of_the_workbook():
     workbook = dict(pin.findall((ROOT / "requirements.txt").read_text().lower()))
     book = dict(pin.findall((ROOT / "requirements-book.txt").read_text().lower()))
     assert "jupyter-book" in book
-    assert {name: (version, workbook[name]) for name, version in book.items()
-            if name in workbook and workbook[name] != version} == {}
+    assert {
+        name: (version, workbook[name])
+        for name, version in book.items()
+        if name in workbook and workbook[name] != version
+    } == {}
 
 
 def test_the_site_opens_on_the_readme_whose_next_page_is_notebook_00(site):
     """index.html forwards to the README's page, which links notebook 00 in its table
     and as the "next" page, so a reader goes straight from the first page to the tour."""
-    assert 'url=README.html' in (site / "index.html").read_text()
+    assert "url=README.html" in (site / "index.html").read_text()
     readme = (site / "README.html").read_text()
     assert 'href="notebooks/00-tour.html"' in readme
     next_page = re.search(r'class="right-next"\s+href="([^"]+)"', readme)
@@ -85,9 +98,12 @@ def test_the_table_of_contents_lists_notebooks_exercises_instructor_notes_in_ord
     page of instructors/ (with the offline-workshop page), then the solutions."""
     expected = (
         pages("notebooks", "[0-9]*")
-        + ["exercises/README"] + pages("exercises", "[0-9]*")
-        + pages("instructors") + ["book/offline-workshop"]
-        + ["solutions/README"] + pages("solutions", "[0-9]*")
+        + ["exercises/README"]
+        + pages("exercises", "[0-9]*")
+        + pages("instructors")
+        + ["book/offline-workshop"]
+        + ["solutions/README"]
+        + pages("solutions", "[0-9]*")
     )
     assert expected[0] == "notebooks/00-tour"
     assert sidebar_pages(site / "README.html") == expected
@@ -151,9 +167,12 @@ def test_the_site_has_a_search_page_and_an_index_of_every_page(site):
     assert (site / "search.html").is_file()
     index_js = (site / "searchindex.js").read_text()
     index = json.loads(index_js[index_js.index("(") + 1 : index_js.rindex(")")])
-    assert {"README", "notebooks/00-tour", "notebooks/09-performance", "exercises/04-hashtags"} <= set(
-        index["docnames"]
-    )
+    assert {
+        "README",
+        "notebooks/00-tour",
+        "notebooks/09-performance",
+        "exercises/04-hashtags",
+    } <= set(index["docnames"])
     assert {"websocket", "hashtag", "consum"} <= set(index["terms"])
 
 
@@ -168,7 +187,13 @@ def test_a_broken_link_or_a_missing_image_fails_the_build(tmp_path):
         copy,
         symlinks=True,
         ignore=shutil.ignore_patterns(
-            ".git", ".venv", "_build", "wheelhouse", "__pycache__", ".ipynb_checkpoints", "*.sqlite3*"
+            ".git",
+            ".venv",
+            "_build",
+            "wheelhouse",
+            "__pycache__",
+            ".ipynb_checkpoints",
+            "*.sqlite3*",
         ),
     )
     venv = str(ROOT / ".venv")

@@ -5,6 +5,7 @@ request it names as its parent. nbval and nbclient only listen to the cell that 
 running, so output addressed to an earlier cell escapes them; this test listens to
 every message of a real kernel for the whole run, as the browser does.
 """
+
 from pathlib import Path
 
 import nbformat
@@ -33,7 +34,11 @@ def outputs_by_cell(path: Path, timeout: float = 60) -> dict[int, list[dict]]:
                 kind = message["msg_type"]
                 if kind in ("stream", "error", "execute_result", "display_data"):
                     outputs.setdefault(cell_of_request.get(parent, -1), []).append(message)
-                if parent == request and kind == "status" and message["content"]["execution_state"] == "idle":
+                if (
+                    parent == request
+                    and kind == "status"
+                    and message["content"]["execution_state"] == "idle"
+                ):
                     break
             reply = client.get_shell_msg(timeout=timeout)
             assert reply["content"]["status"] == "ok", (index, reply["content"])

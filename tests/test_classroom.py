@@ -4,6 +4,7 @@ notebook joins when no class server is set.
 
 The management command that makes the accounts is tested in test_classroom_accounts.
 """
+
 import asyncio
 import csv
 import io
@@ -80,7 +81,9 @@ async def test_without_a_token_the_connection_is_anonymous_and_cannot_write():
 async def test_an_unknown_token_is_refused_with_4401():
     communicator = await handshake(token="0" * 40)
     assert await refusal(communicator) == (
-        "websocket.close", CLOSE_TOKEN_REFUSED, "unknown or revoked token"
+        "websocket.close",
+        CLOSE_TOKEN_REFUSED,
+        "unknown or revoked token",
     )
 
 
@@ -277,7 +280,9 @@ async def test_one_class_server_holds_a_room_of_token_signed_learners(tmp_path):
                 assert reply["response_status"] == 201
             reply = await learners[0].request("create", data={"body": "Hello, everyone #workshop"})
             assert reply["response_status"] == 201
-            events = await asyncio.gather(*(learner.next_message(timeout=20) for learner in learners))
+            events = await asyncio.gather(
+                *(learner.next_message(timeout=20) for learner in learners)
+            )
             assert {event["pk"] for event in events} == {reply["data"]["pk"]}
         finally:
             await asyncio.gather(*(learner.close() for learner in learners))

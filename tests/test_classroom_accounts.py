@@ -1,4 +1,5 @@
 """`manage.py classroom_accounts`: the learners' accounts and tokens, the sheet, --revoke."""
+
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -92,7 +93,7 @@ def test_the_sheet_has_a_slip_per_learner(names_file):
     assert len(slips) == 3 and slips[2] == ""
     assert slips[0] == (
         f"Ada Lovelace  (username: ada-lovelace, token valid until {until} UTC)\n"
-        "Paste into your notebook's \"Join the class\" cell:\n"
+        'Paste into your notebook\'s "Join the class" cell:\n'
         '    CLASS_URL = "https://class.example/"\n'
         f'    CLASS_TOKEN = "{ada.key}"\n'
         "------------------------------------------------ "

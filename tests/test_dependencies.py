@@ -5,6 +5,7 @@ the day that package stops: each top-level module imported by the project's code
 its tests and its notebooks must belong to a distribution named in requirements.in
 (the book's extension: requirements-book.in).
 """
+
 import ast
 import sys
 from importlib import metadata
@@ -78,8 +79,7 @@ def distributions_of(modules) -> dict[str, set[str]]:
     name, so that the answer does not depend on what ran before."""
     owners = metadata.packages_distributions()
     return {
-        module: {canonicalize_name(d) for d in owners.get(module, [module])}
-        for module in modules
+        module: {canonicalize_name(d) for d in owners.get(module, [module])} for module in modules
     }
 
 
@@ -87,7 +87,8 @@ def code_files():
     folders = ("notebook_runtime", "tests", "tutorial_project")
     python = [path for folder in folders for path in (ROOT / folder).rglob("*.py")]
     notebooks = [
-        path for folder in ("notebooks", "exercises", "solutions")
+        path
+        for folder in ("notebooks", "exercises", "solutions")
         for path in (ROOT / folder).glob("*.ipynb")
     ]
     return python + notebooks
@@ -117,14 +118,17 @@ def test_the_books_extension_imports_only_what_the_book_declares():
 def test_every_declared_distribution_is_imported_or_has_a_reason():
     imported = set().union(*distributions_of(third_party_imports(code_files())).values())
     unused = declared(ROOT / "requirements.in") - imported - set(USED_WITHOUT_IMPORT)
-    assert unused == set(), "remove these from requirements.in, or say in USED_WITHOUT_IMPORT why they stay"
+    assert unused == set(), (
+        "remove these from requirements.in, or say in USED_WITHOUT_IMPORT why they stay"
+    )
 
 
 def test_the_pre_commit_hook_runs_the_pinned_ruff():
     hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     (ruff_hooks,) = [repo for repo in hooks["repos"] if repo["repo"].endswith("/ruff-pre-commit")]
     pins = dict(
-        line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
         if "==" in line and not line.startswith(" ")
     )
     assert ruff_hooks["rev"] == f"v{pins['ruff']}"

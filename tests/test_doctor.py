@@ -1,5 +1,6 @@
 """The set-up checklist (notebook 00), `make doctor`'s machine checks, and the
 database questions notebooks ask."""
+
 import contextlib
 import json
 import os
@@ -14,7 +15,14 @@ import pytest
 from django.db import transaction
 
 from notebook_runtime import check_setup, unapplied_migrations, waiting_for_commit
-from notebook_runtime.doctor import check_machine, hosting, kernel, pinned_packages, serve_port, sqlite
+from notebook_runtime.doctor import (
+    check_machine,
+    hosting,
+    kernel,
+    pinned_packages,
+    serve_port,
+    sqlite,
+)
 from notebook_runtime.processes import REDIS_HINT
 from social.consumers import LivePostConsumer
 from social.models import Post
@@ -129,7 +137,10 @@ def test_a_missing_redis_server_fails_the_doctor_with_its_fix(tmp_path):
     marks = checked(result.stdout)
     assert marks["redis-server"] == "✘"
     assert [name for name, mark in marks.items() if mark == "✘"] == ["redis-server"], result.stdout
-    assert "✘ redis-server: not found on PATH (notebook 08 starts one)\n    fix: " + REDIS_HINT in result.stdout
+    assert (
+        "✘ redis-server: not found on PATH (notebook 08 starts one)\n    fix: " + REDIS_HINT
+        in result.stdout
+    )
     assert "Not ready: fix redis-server" in result.stdout
 
 
@@ -165,8 +176,13 @@ def test_a_kernelspec_that_runs_another_python_is_named_with_its_fix(tmp_path, m
     spec.mkdir(parents=True)
     other = os.path.join(sys.base_prefix, "bin", "python3")
     spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": [other, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                    "display_name": "Python 3", "language": "python"})
+        json.dumps(
+            {
+                "argv": [other, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        )
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
     if os.path.realpath(sys.base_prefix) == os.path.realpath(sys.prefix):

@@ -9,6 +9,7 @@ type. Whatever arrives, the client gets one reply, a success or a 4xx with error
 All the examples of a test go through one connection: it has to stay usable across
 hundreds of bad messages, as a learner's does while they experiment.
 """
+
 import json
 
 import pytest
@@ -41,8 +42,9 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -87,7 +89,9 @@ async def assert_answered_and_usable(session, text: str) -> dict:
         assert reply["errors"], reply
         assert await stored_posts() == before, f"{text!r} was refused but changed posts"
     # The socket still serves a plain request.
-    assert (await session.request("list", body_contains="no post has this text"))["response_status"] == 200
+    assert (await session.request("list", body_contains="no post has this text"))[
+        "response_status"
+    ] == 200
     return reply
 
 

@@ -5,6 +5,7 @@ shown by the solution notebooks, whose stored outputs nbval compares.)
 Each wrong answer ("mutant") is one a learner could write: it breaks one rule of
 the exercise's statement, and the verdict must name that rule and give a hint
 that fits the mistake."""
+
 import ast
 import inspect
 import os
@@ -119,7 +120,9 @@ async def test_newest_bodies_sync_fails():
 
     verdict = await ch01.check_newest_bodies(newest_bodies)
     assert_fails(verdict, "async function", "async def")
-    assert_stopped_after(verdict, "async function", "it needs the failing check above to pass first")
+    assert_stopped_after(
+        verdict, "async function", "it needs the failing check above to pass first"
+    )
 
 
 async def test_newest_posts_instead_of_bodies_fail():
@@ -169,7 +172,9 @@ async def test_count_posts_by_looking_the_user_up_first_fails():
             return 0
         return await Post.objects.filter(author=user).acount()
 
-    assert_fails(await ch01.check_count_posts_by(count_posts_by), "one COUNT query", "no user lookup")
+    assert_fails(
+        await ch01.check_count_posts_by(count_posts_by), "one COUNT query", "no user lookup"
+    )
 
 
 async def test_count_posts_by_with_the_sync_orm_names_the_error():
@@ -249,7 +254,10 @@ async def test_a_non_api_error_for_an_unknown_user_names_the_exception_and_the_l
     text = str(verdict)
     failure = assert_fails(verdict, "does not exist answers 404", "NotFound")
     assert failure.got.startswith("DoesNotExist: User matching query does not exist"), text
-    assert "test_exercise_checkers.py: author = get_user_model().objects.get(username=username)" in text
+    assert (
+        "test_exercise_checkers.py: author = get_user_model().objects.get(username=username)"
+        in text
+    )
     assert re.search(r"at: +line \d+ of test_exercise_checkers\.py", text), text
     assert "Run your exercise cell on its own" not in text
     assert f"{PASSED} posts_by returns that author's posts only" in text
@@ -412,7 +420,9 @@ async def test_permission_for_list_and_retrieve_only_fails_to_let_anyone_follow(
                 return True
             return await super().has_permission(scope, consumer, action, **kwargs)
 
-    assert_fails(await ch03.check_write_permission(IsAuthenticatedForWrite), "follow", "READ_ACTIONS")
+    assert_fails(
+        await ch03.check_write_permission(IsAuthenticatedForWrite), "follow", "READ_ACTIONS"
+    )
 
 
 async def test_permission_that_guards_create_only_fails():
@@ -423,11 +433,15 @@ async def test_permission_that_guards_create_only_fails():
             return True
 
     assert_fails(
-        await ch03.check_write_permission(IsAuthenticatedForWrite), "patch or delete", "not only create"
+        await ch03.check_write_permission(IsAuthenticatedForWrite),
+        "patch or delete",
+        "not only create",
     )
 
 
-class AuthorConsumer(PatchModelMixin, DeleteModelMixin, RetrieveModelMixin, GenericAsyncAPIConsumer):
+class AuthorConsumer(
+    PatchModelMixin, DeleteModelMixin, RetrieveModelMixin, GenericAsyncAPIConsumer
+):
     queryset = Post.objects.all()
     serializer_class = PostSerializer
     permission_classes = (IsAuthenticated,)
@@ -460,7 +474,9 @@ async def test_author_filter_that_returns_nothing_for_other_actions_fails():
     verdict = await ch03.check_author_only(ForgetsToReturn)
     failure = assert_fails(verdict, "returns a queryset", "return queryset")
     assert "'retrieve'" in failure.sent and failure.got == "NoneType None", str(verdict)
-    assert_stopped_after(verdict, "returns a queryset", "it needs the failing check above to pass first")
+    assert_stopped_after(
+        verdict, "returns a queryset", "it needs the failing check above to pass first"
+    )
 
 
 async def test_chapter_03_stubs_are_not_started():
@@ -487,7 +503,9 @@ async def test_hashtag_groups_with_the_articles_rule_fail():
     def groups_for_consumer(hashtag):
         yield f"-hashtag-#{hashtag}"
 
-    assert_fails(await ch04.check_hashtag_groups(groups_for_signal, groups_for_consumer), "Café", "Unicode")
+    assert_fails(
+        await ch04.check_hashtag_groups(groups_for_signal, groups_for_consumer), "Café", "Unicode"
+    )
 
 
 async def test_hashtag_groups_that_do_not_meet_fail():
@@ -519,7 +537,9 @@ async def test_hashtag_groups_returned_instead_of_yielded_name_the_shape():
         "return a list of names): a string is iterated letter by letter."
     ), str(verdict)
     assert len(verdict.failures) == 1, "no hint about group names that do not meet"
-    assert_stopped_after(verdict, "give group names", "it needs the failing check above to pass first")
+    assert_stopped_after(
+        verdict, "give group names", "it needs the failing check above to pass first"
+    )
 
 
 async def test_hashtag_groups_for_the_first_tag_only_fail():
@@ -534,7 +554,9 @@ async def test_hashtag_groups_for_the_first_tag_only_fail():
         yield f"-hashtag-{parse_hashtag(hashtag)}"
 
     assert_fails(
-        await ch04.check_hashtag_groups(groups_for_signal, groups_for_consumer), "two hashtags", "every tag"
+        await ch04.check_hashtag_groups(groups_for_signal, groups_for_consumer),
+        "two hashtags",
+        "every tag",
     )
 
 
@@ -581,7 +603,9 @@ async def test_list_subscription_without_request_id_fails():
         return {}, 204
 
     assert_fails(
-        await ch04.check_follow_list(list_consumer(subscribe, unsubscribe)), "no more posts", "request_id"
+        await ch04.check_follow_list(list_consumer(subscribe, unsubscribe)),
+        "no more posts",
+        "request_id",
     )
 
 
@@ -591,7 +615,9 @@ async def test_half_finished_list_subscription_points_at_the_stub_left():
         return {}, 201
 
     verdict = await ch04.check_follow_list(list_consumer(subscribe, async_stub))
-    failure = assert_fails(verdict, "unsubscribe_from_list answers 204", "raise NotImplementedError")
+    failure = assert_fails(
+        verdict, "unsubscribe_from_list answers 204", "raise NotImplementedError"
+    )
     assert not verdict.not_started and "still the TODO stub" in failure.got, str(verdict)
     assert verdict.checked == verdict.behaviours[:2], str(verdict)
 
@@ -670,7 +696,9 @@ async def test_mentions_for_everyone_fail():
     def groups_for_consumer(user):
         yield "-mentions"
 
-    assert_fails(await ch05.check_mentions(groups_for_signal, groups_for_consumer), "not mentioned", "Only")
+    assert_fails(
+        await ch05.check_mentions(groups_for_signal, groups_for_consumer), "not mentioned", "Only"
+    )
 
 
 MENTION = re.compile(r"@(\w+)")
@@ -703,7 +731,9 @@ async def test_mentions_that_look_the_users_up_fail():
         yield f"-mention-{user.username.casefold()}"
 
     assert_fails(
-        await ch05.check_mentions(groups_for_signal, groups_for_consumer), "no database query", "body"
+        await ch05.check_mentions(groups_for_signal, groups_for_consumer),
+        "no database query",
+        "body",
     )
 
 
@@ -712,7 +742,11 @@ async def test_mention_group_returned_as_a_string_names_the_shape():
         return f"-mention-{user.username.casefold()}"
 
     verdict = await ch05.check_mentions(mention_groups_for_signal, groups_for_consumer)
-    assert_fails(verdict, "give group names", "groups_for_consumer returned the string '-mention-checker_bob'")
+    assert_fails(
+        verdict,
+        "give group names",
+        "groups_for_consumer returned the string '-mention-checker_bob'",
+    )
 
 
 async def test_chapter_05_stubs_are_not_started():
@@ -795,7 +829,9 @@ def mutant_tests() -> dict[str, str]:
     return {
         name: inspect.getsource(function)
         for name, function in vars(module).items()
-        if name.startswith("test_") and callable(function) and "assert_fails(" in inspect.getsource(function)
+        if name.startswith("test_")
+        and callable(function)
+        and "assert_fails(" in inspect.getsource(function)
     }
 
 
@@ -816,7 +852,7 @@ def mistakes_page(recorded, sources) -> str:
         "# Common exercise mistakes",
         "",
         "Each exercise checker is tested against wrong answers a learner could write (the",
-        "\"mutants\" in `tests/test_exercise_checkers.py`). This page is generated from those tests",
+        '"mutants" in `tests/test_exercise_checkers.py`). This page is generated from those tests',
         "by `make instructors`: the wrong code, the rule the checker marks ✘, and the hint it gives.",
         "`make test` fails when the page and the tests disagree.",
     ]

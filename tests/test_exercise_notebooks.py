@@ -1,5 +1,6 @@
 """exercises/ is generated from solutions/: it must be what the generator makes;
 and `make check` reports every check of a notebook, in full."""
+
 import nbformat
 import pytest
 
@@ -87,7 +88,9 @@ def solution_copy(tmp_path, name, cell_start, old, new):
     """A copy of solutions/<name> in tmp_path, with `old` replaced by `new` in the
     code cell whose source starts with `cell_start`: a learner's answer."""
     notebook = nbformat.read(SOLUTIONS / name, as_version=4)
-    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(cell_start)]
+    (cell,) = [
+        c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(cell_start)
+    ]
     assert old in cell.source
     cell.source = cell.source.replace(old, new)
     nbformat.write(notebook, tmp_path / name)
@@ -106,7 +109,12 @@ def test_check_command_prints_the_whole_verdict_of_a_failing_exercise(tmp_path, 
     report = capsys.readouterr().out
     assert "✘ Exercise 1.1 · the newest posts: 3 of 5 behaviours not right yet." in report
     assert "  ✘ newest_bodies(2) returns the newest 2 bodies, newest first" in report
-    for label in ("sent:     await newest_bodies(2)", "expected: [", "got:      [", "hint:     Order by"):
+    for label in (
+        "sent:     await newest_bodies(2)",
+        "expected: [",
+        "got:      [",
+        "hint:     Order by",
+    ):
         assert f"      {label}" in report, report
     assert "  ✔ newest_bodies is an async function that returns a list of strings" in report
     assert "✔ Exercise 1.2 · counting a user's posts: passed." in report
@@ -155,11 +163,17 @@ def test_check_command_shows_the_learners_exception_and_line_in_their_cell(tmp_p
     )
     assert check(notebook) == 1
     report = capsys.readouterr().out
-    assert "✘ Exercise 2.1 · a posts_by action: 1 of 4 behaviours not right yet, 1 not checked." in report
+    assert (
+        "✘ Exercise 2.1 · a posts_by action: 1 of 4 behaviours not right yet, 1 not checked."
+        in report
+    )
     assert "      got:      DoesNotExist: User matching query does not exist.\n" in report
     assert (
         "      at:       line 19 of your cell In[2]: "
         "author = get_user_model().objects.get(username=username)\n"
     ) in report, report
-    assert "  · the connection still answers after the 404\n      not checked: an earlier step raised" in report
+    assert (
+        "  · the connection still answers after the 404\n      not checked: an earlier step raised"
+        in report
+    )
     assert "1 of 2 checks passed" in report

@@ -1,13 +1,27 @@
 """The benchmark harness itself works: every target delivers every event of a tiny
 run, a stalled subscriber still gets everything, and the report shows each target's
 ratio to the ceiling. (Its figures are compared in `make bench`, never asserted here.)"""
+
 import shutil
 
 from notebook_runtime.fanout import LOSS_TARGETS, Plan, Result, run, table
 
-TINY = Plan(subscriber_counts=(3,), burst_posts=5, steady_rate=50.0, steady_posts=5, loss_posts=20, loss_subscribers=3)
+TINY = Plan(
+    subscriber_counts=(3,),
+    burst_posts=5,
+    steady_rate=50.0,
+    steady_posts=5,
+    loss_posts=20,
+    loss_subscribers=3,
+)
 TARGETS = [
-    "ceiling", "bare-channels", "dcrf-article", "project-stock-layer", "project-daphne", "project", "project-redis",
+    "ceiling",
+    "bare-channels",
+    "dcrf-article",
+    "project-stock-layer",
+    "project-daphne",
+    "project",
+    "project-redis",
 ]
 if not shutil.which("redis-server"):  # the benchmark skips Redis without it (CI installs it)
     TARGETS.remove("project-redis")

@@ -2,6 +2,7 @@
 and one of its server processes killed. Nothing stored is lost, the processes that
 are left keep serving, and clients get back to live updates by reconnecting, as
 the live page does by itself (social/outages.py, feed.js)."""
+
 import asyncio
 import shutil
 import signal
@@ -80,7 +81,9 @@ SAVE_A_POST = (
 
 
 def stored_bodies(database):
-    script = "from social.models import Post; print(sorted(Post.objects.values_list('body', flat=True)))"
+    script = (
+        "from social.models import Post; print(sorted(Post.objects.values_list('body', flat=True)))"
+    )
     return manage("shell", "-c", script, SQLITE_PATH=database).strip().splitlines()[-1]
 
 
@@ -102,13 +105,21 @@ async def test_after_a_redis_restart_the_server_stays_up_and_live_events_resume(
         assert server.process.poll() is None
         # A post saved elsewhere meanwhile (a management command, a worker) is stored;
         # only its event is lost, and nobody was connected to receive it.
-        manage("shell", "-c", SAVE_A_POST.format(body="during"), SQLITE_PATH=database, REDIS_URL=redis.url)
+        manage(
+            "shell",
+            "-c",
+            SAVE_A_POST.format(body="during"),
+            SQLITE_PATH=database,
+            REDIS_URL=redis.url,
+        )
 
         with RedisServer(port=redis.port):  # back, and empty: the groups are gone
             (subscriber,) = await connect_many(server, 1)
             assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
             (writer,) = await connect_many(server, 1, cookie)
-            assert (await call(writer, 1, "create", data={"body": "after"}))["response_status"] == 201
+            assert (await call(writer, 1, "create", data={"body": "after"}))[
+                "response_status"
+            ] == 201
             assert (await next_event(subscriber))["data"] == {"body": "after"}
             await subscriber.close()
             await writer.close()

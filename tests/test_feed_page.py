@@ -1,6 +1,7 @@
 """The live feed page in a real headless Chromium (Playwright), against the
 in-process server: signing in, two users, live posts and their authors, edits,
 deletes, text-only bodies, and reconnection after the server restarts."""
+
 import asyncio
 import os
 from collections import defaultdict
@@ -167,18 +168,24 @@ async def test_page_reconnects_restores_its_subscription_and_refreshes(open_page
     await asgi_server.stop()
     await expect(bob.locator("#status")).to_have_attribute("data-state", "reconnecting")
     author = await get_user_model().objects.aget(username="alice")
-    await sync_to_async(Post.objects.create)(author=author, body="Written while you were away #python")
+    await sync_to_async(Post.objects.create)(
+        author=author, body="Written while you were away #python"
+    )
 
     async with LiveServer(port=port):
         await expect(bob.locator("#status")).to_have_attribute("data-state", "live", timeout=10_000)
         await expect(post_on(bob, "while you were away")).to_be_visible()  # refreshed
-        await expect(alice.locator("#status")).to_have_attribute("data-state", "live", timeout=10_000)
+        await expect(alice.locator("#status")).to_have_attribute(
+            "data-state", "live", timeout=10_000
+        )
         await post_from(alice, "Back online #python")
         await expect(post_on(bob, "Back online")).to_be_visible(timeout=LIVE)
         await expect(bob.locator("#filter-list")).to_contain_text("#python")
 
 
-async def test_a_connection_over_the_users_limit_says_why_on_the_page(open_page, browser, asgi_server):
+async def test_a_connection_over_the_users_limit_says_why_on_the_page(
+    open_page, browser, asgi_server
+):
     from django.conf import settings
     from django.test import override_settings
 

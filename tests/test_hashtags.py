@@ -1,4 +1,5 @@
 """The one hashtag rule: '#' then Unicode letters, digits or underscores, any case."""
+
 import re
 
 import pytest

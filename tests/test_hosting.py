@@ -1,5 +1,6 @@
 """Which URL a cell gives the learner's browser, and how the project serves a
 request that a path-prefix proxy forwards (config/proxy.py)."""
+
 import json
 
 import pytest
@@ -54,7 +55,9 @@ def test_on_jupyterhub_the_service_prefix_decides(nowhere):
     assert browser_url(PORT) == "/user/alice/proxy/absolute/8123/"
 
 
-@pytest.mark.parametrize("choice, expected", [("direct", "http://127.0.0.1:8123/"), ("proxy", "/proxy/absolute/8123/")])
+@pytest.mark.parametrize(
+    "choice, expected", [("direct", "http://127.0.0.1:8123/"), ("proxy", "/proxy/absolute/8123/")]
+)
 def test_workbook_links_overrides_the_choice(nowhere, choice, expected):
     nowhere.setenv("WORKBOOK_LINKS", choice)
     assert browser_url(PORT) == expected
@@ -78,7 +81,10 @@ PREFIX = "/user/learner/proxy/absolute/8123"
 
 async def echo_scope(scope, receive, send):
     """An app that answers with what it was given."""
-    seen = {"root_path": scope.get("root_path", ""), "headers": {k.decode(): v.decode() for k, v in scope["headers"]}}
+    seen = {
+        "root_path": scope.get("root_path", ""),
+        "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+    }
     if scope["type"] == "websocket":
         await receive()
         await send({"type": "websocket.accept"})
@@ -111,7 +117,9 @@ async def test_a_foreign_origin_stays_foreign_and_the_project_refuses_it():
 
     app = PathPrefixProxyMiddleware(project, [PREFIX], trust_host=True)
     foreign = WebsocketCommunicator(
-        app, PREFIX + "/ws/", headers=[(b"host", b"hub.example.org"), (b"origin", b"https://evil.example")]
+        app,
+        PREFIX + "/ws/",
+        headers=[(b"host", b"hub.example.org"), (b"origin", b"https://evil.example")],
     )
     connected, _ = await foreign.connect()
     assert not connected
@@ -145,7 +153,9 @@ async def test_the_page_links_static_files_and_its_root_under_the_prefix():
     assert f'href="{PREFIX}/static/social/feed.css"' in page
     assert f'"siteRoot": "{PREFIX}/"' in page
     # The same process still serves the site at its root, with root links.
-    response = await HttpCommunicator(project, "GET", "/", headers=[(b"host", b"127.0.0.1")]).get_response()
+    response = await HttpCommunicator(
+        project, "GET", "/", headers=[(b"host", b"127.0.0.1")]
+    ).get_response()
     assert 'href="/static/social/feed.css"' in response["body"].decode()
 
 
@@ -156,7 +166,10 @@ def test_proxy_prefixes_come_from_the_environment(monkeypatch):
 
     monkeypatch.setenv("DJANGO_PROXY_PREFIXES", "/user/a/proxy/absolute/8000, /p/")
     try:
-        assert importlib.reload(config.settings).PROXY_PREFIXES == ["/user/a/proxy/absolute/8000", "/p/"]
+        assert importlib.reload(config.settings).PROXY_PREFIXES == [
+            "/user/a/proxy/absolute/8000",
+            "/p/",
+        ]
     finally:
         monkeypatch.delenv("DJANGO_PROXY_PREFIXES")
         importlib.reload(config.settings)

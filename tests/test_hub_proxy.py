@@ -7,6 +7,7 @@ host name that is not a loopback name (mapped to 127.0.0.1 inside the browser), 
 a browser reaches a hub. Pages, static files, the sign-in redirect and the
 WebSocket all go through `<base_url>proxy/absolute/<port>/`.
 """
+
 import asyncio
 import os
 import sys
@@ -19,8 +20,9 @@ from websockets.exceptions import ConnectionClosed
 
 from notebook_runtime import LiveServer
 from notebook_runtime.browser import INSTALL_HINT, launch_chromium
+from notebook_runtime.processes import free_port
 
-from .helpers import free_port, jupyter_process
+from .helpers import jupyter_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,6 +1,7 @@
 """The project's in-memory channel layer keeps Channels' layer contract: every member
 of a group gets its own copy of each message, a full channel drops (and now logs),
 old memberships expire when configured to, and memory is given back."""
+
 import asyncio
 import logging
 
@@ -67,7 +68,9 @@ async def test_memberships_older_than_group_expiry_leave_the_group():
 async def test_the_configured_layer_keeps_long_memberships_and_a_burst():
     from django.conf import settings
 
-    layer = FanOutInMemoryChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"], sweep_interval=0)
+    layer = FanOutInMemoryChannelLayer(
+        **settings.CHANNEL_LAYERS["default"]["CONFIG"], sweep_interval=0
+    )
     (member,) = await members(layer, 1)
     layer.groups["followers"][member] -= 2 * 86400
     for number in range(1000):

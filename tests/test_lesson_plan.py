@@ -1,5 +1,6 @@
 """One source for the minutes and the answers: the notebooks. The README's table,
 the instructors' schedule and the answer key must agree with them."""
+
 import re
 
 import pytest
@@ -8,7 +9,9 @@ from notebook_runtime import lesson_plan
 from notebook_runtime.lesson_plan import FULL_DAY, FULL_DAY_LIMIT, HALF_DAY, HALF_DAY_LIMIT, ROOT
 
 EPISODES = lesson_plan.episodes()
-README_ROW = re.compile(r"^\| \[[^\]]+\]\(notebooks/([^)]+)\) \| .*? \| (\d+) min \| (\d+) min \|$", re.M)
+README_ROW = re.compile(
+    r"^\| \[[^\]]+\]\(notebooks/([^)]+)\) \| .*? \| (\d+) min \| (\d+) min \|$", re.M
+)
 
 
 def test_every_notebook_has_front_matter_and_practice_questions():
@@ -20,7 +23,10 @@ def test_every_notebook_has_front_matter_and_practice_questions():
 
 
 def test_the_readme_table_gives_each_notebook_its_own_minutes():
-    rows = {name: (int(t), int(e)) for name, t, e in README_ROW.findall((ROOT / "README.md").read_text())}
+    rows = {
+        name: (int(t), int(e))
+        for name, t, e in README_ROW.findall((ROOT / "README.md").read_text())
+    }
     assert rows == {ep.name: (ep.teaching, ep.exercises) for ep in EPISODES}
 
 

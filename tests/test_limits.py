@@ -4,6 +4,7 @@ The consumer is driven in-process with the limits set low; the slow reader needs
 real server that pauses its sends (uvicorn, as deployed) and a client that stops
 reading, so it runs against one.
 """
+
 import asyncio
 import json
 import socket
@@ -53,20 +54,28 @@ async def test_subscriptions_beyond_the_limit_get_429_until_one_is_given_up(api)
             {"hashtag": "django"},
             {"hashtag": "#Python"},  # the same subscription again: no room taken
         ):
-            assert (await session.request("subscribe_to_hashtag", **request))["response_status"] == 201
+            assert (await session.request("subscribe_to_hashtag", **request))[
+                "response_status"
+            ] == 201
         assert (await session.request("subscribe_to_list"))["response_status"] == 201
 
         refused = await session.request("subscribe_to_hashtag", hashtag="rust")
         assert_error_reply(refused, status=429, request_id=refused["request_id"])
         assert "at most 3 subscriptions" in refused["errors"][0]
         # Full, a subscription held may still be asked for again.
-        assert (await session.request("subscribe_to_hashtag", hashtag="PYTHON"))["response_status"] == 201
+        assert (await session.request("subscribe_to_hashtag", hashtag="PYTHON"))[
+            "response_status"
+        ] == 201
         assert (await session.request("subscribe_to_list"))["response_status"] == 201
 
         await session.request("unsubscribe_from_hashtag", hashtag="django")
-        assert (await session.request("subscribe_to_hashtag", hashtag="rust"))["response_status"] == 201
+        assert (await session.request("subscribe_to_hashtag", hashtag="rust"))[
+            "response_status"
+        ] == 201
         other = await api()  # the limit is per connection
-        assert (await other.request("subscribe_to_hashtag", hashtag="rust"))["response_status"] == 201
+        assert (await other.request("subscribe_to_hashtag", hashtag="rust"))[
+            "response_status"
+        ] == 201
 
 
 async def test_posts_beyond_the_rate_limit_get_429_over_all_of_a_users_connections(api, alice, bob):
@@ -83,7 +92,9 @@ async def test_posts_beyond_the_rate_limit_get_429_over_all_of_a_users_connectio
         assert not await Post.objects.filter(body="one too many").aexists()
 
         # bob has his own allowance, and alice's connections still answer
-        assert (await (await api(bob)).request("create", data={"body": "mine"}))["response_status"] == 201
+        assert (await (await api(bob)).request("create", data={"body": "mine"}))[
+            "response_status"
+        ] == 201
         assert (await second.request("list"))["response_status"] == 200
 
 
@@ -112,11 +123,16 @@ async def test_a_connection_beyond_the_limit_per_user_is_closed_with_4429(alice,
         extra = await open_as(alice)
         closed = await extra.receive_output(timeout=5)
         assert closed == {
-            "type": "websocket.close", "code": CLOSE_TOO_MANY_CONNECTIONS,
+            "type": "websocket.close",
+            "code": CLOSE_TOO_MANY_CONNECTIONS,
             "reason": "At most 2 connections per user",
         }
         # other users and anonymous readers are not counted against alice
-        others = [await open_as(bob), await open_as(AnonymousUser()), await open_as(AnonymousUser())]
+        others = [
+            await open_as(bob),
+            await open_as(AnonymousUser()),
+            await open_as(AnonymousUser()),
+        ]
         for communicator in others:
             assert await communicator.receive_nothing(timeout=0.1)
 
@@ -163,7 +179,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiv
     reader = await websocket_connect(url, origin=server.url)
     author = await websocket_connect(url, origin=server.url, additional_headers={"Cookie": cookie})
     for hashtag in TAGS:
-        assert (await request(slow, action="subscribe_to_hashtag", hashtag=hashtag))["response_status"] == 201
+        assert (await request(slow, action="subscribe_to_hashtag", hashtag=hashtag))[
+            "response_status"
+        ] == 201
     await request(slow, action="subscribe_to_list")
     await request(reader, action="subscribe_to_list")
     slow.transport.pause_reading()
@@ -184,7 +202,9 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiv
             created.append(reply["data"]["pk"])
         # the server goes on serving the others
         for _ in range(3):
-            created.append((await request(author, action="create", data={"body": "after"}))["data"]["pk"])
+            created.append(
+                (await request(author, action="create", data={"body": "after"}))["data"]["pk"]
+            )
         while len(received) < len(created):
             await progress.wait()
             progress.clear()

@@ -4,6 +4,7 @@ JupyterLab resolves a link in a notebook or a Markdown file against the file's o
 folder, and `make lab` serves the repository root; so a link works in the lab iff
 the path it names exists in the tree and stays inside it.
 """
+
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit

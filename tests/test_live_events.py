@@ -1,5 +1,6 @@
 """Live events: their exact shapes, who receives them, and the DCRF 1.3 behaviours
 that make the source article's code fall short."""
+
 import pytest
 from channels_redis.core import RedisChannelLayer
 from djangochannelsrestframework.observer.model_observer import Action

@@ -1,4 +1,5 @@
 """`make lab` serves the whole workbook: notebooks, exercises, solutions, README."""
+
 import json
 import os
 import subprocess
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import free_port, jupyter_process
+from notebook_runtime.processes import free_port
+
+from .helpers import jupyter_process
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "workbook-test-token"

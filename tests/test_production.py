@@ -4,6 +4,7 @@ Settings are read once per process, so whatever settings.py decides from the
 environment is tested in new processes (`manage.py check`, a DeployedServer);
 views and templates through Django's test client or the ASGI application.
 """
+
 import importlib
 import os
 import re
@@ -267,7 +268,9 @@ class ProxiedBrowser:
             body = urlencode(data).encode()
             headers.append((b"content-type", b"application/x-www-form-urlencoded"))
         response = await HttpCommunicator(self.app, method, path, body, headers).get_response()
-        response["headers"] = [(name.decode(), value.decode()) for name, value in response["headers"]]
+        response["headers"] = [
+            (name.decode(), value.decode()) for name, value in response["headers"]
+        ]
         for name, value in response["headers"]:
             if name.lower() == "set-cookie":
                 self.cookies.load(value)
@@ -318,8 +321,14 @@ def database(tmp_path_factory):
     """An SQLite file with a user who has a password, as `createsuperuser` makes one."""
     path = shared_sqlite_database(tmp_path_factory.mktemp("production"))
     manage(
-        "createsuperuser", "--noinput", "--username", "carol", "--email", "carol@social.example",
-        SQLITE_PATH=path, DJANGO_SUPERUSER_PASSWORD=PASSWORD,
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "carol",
+        "--email",
+        "carol@social.example",
+        SQLITE_PATH=path,
+        DJANGO_SUPERUSER_PASSWORD=PASSWORD,
     )
     return path
 

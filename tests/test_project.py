@@ -1,4 +1,5 @@
 """The Django project around the consumer: model, admin, sign-in, settings, command."""
+
 import asyncio
 import importlib
 import json

@@ -1,5 +1,6 @@
 """The main paths again over real TCP: the runtime's in-process server, and
 `manage.py runserver` (daphne) in its own process, as `make serve` runs it."""
+
 import pytest
 from websockets.exceptions import InvalidStatus
 

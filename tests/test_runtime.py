@@ -1,5 +1,6 @@
 """The notebook runtime: a server that starts, stops and starts again on one loop
 leaving nothing behind, and the async/sync rules it explains."""
+
 import asyncio
 import logging
 import socket
@@ -81,9 +82,7 @@ async def test_sync_orm_in_the_loop_thread_is_refused(alice):
         Post.objects.create(author=alice, body="from a cell")
 
 
-async def test_allow_async_unsafe_stores_the_post_but_loses_its_event(
-    api, alice, monkeypatch
-):
+async def test_allow_async_unsafe_stores_the_post_but_loses_its_event(api, alice, monkeypatch):
     """The trap the runtime's docstring describes, reproduced."""
     watcher = await api()
     await watcher.request("subscribe_to_list")
@@ -288,7 +287,7 @@ async def test_cleanup_closes_clients_and_stops_servers():
 def test_run_pytest_reports_passes_and_failures(capsys):
     from notebook_runtime import run_pytest
 
-    source = '''
+    source = """
 import pytest
 from notebook_runtime import communicate
 
@@ -301,16 +300,14 @@ async def test_anonymous_may_list():
 async def test_anonymous_may_create():
     async with await communicate() as api:
         assert (await api.request("create", data={"body": "x"}))["response_status"] == 201
-'''
+"""
     assert run_pytest(source) == 1
     report = capsys.readouterr().out
     assert "1 failed, 1 passed" in report
     assert "test_anonymous_may_create" in report
 
 
-def test_run_pytest_ignores_this_machines_database_layer_and_pytest_options(
-    capsys, monkeypatch
-):
+def test_run_pytest_ignores_this_machines_database_layer_and_pytest_options(capsys, monkeypatch):
     """A DATABASE_URL, REDIS_URL or PYTEST_ADDOPTS set where the notebook runs must not
     reach its tests: each of these would break them or change what they report."""
     from notebook_runtime import run_pytest
@@ -318,7 +315,7 @@ def test_run_pytest_ignores_this_machines_database_layer_and_pytest_options(
     monkeypatch.setenv("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("PYTEST_ADDOPTS", "-k matches_no_test")
-    source = '''
+    source = """
 import os
 import pytest
 from django.conf import settings
@@ -335,6 +332,6 @@ def test_environment():
 async def test_the_database_answers():
     async with await communicate() as api:
         assert (await api.request("list"))["response_status"] == 200
-'''
+"""
     assert run_pytest(source) == 0, capsys.readouterr().out
     assert "2 passed" in capsys.readouterr().out

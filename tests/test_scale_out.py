@@ -1,6 +1,7 @@
 """Several server processes joined by a real Redis channel layer; the protocol
 suite on a real PostgreSQL. A missing server skips these tests on a learner's
 machine (saying how to install it) and fails them when CI is set."""
+
 import os
 import shutil
 import subprocess
@@ -102,7 +103,10 @@ async def test_a_management_command_in_a_third_process_reaches_subscribers(
 
 
 async def test_the_in_memory_layer_does_not_cross_processes(database):
-    with ProjectServer(SQLITE_PATH=database) as first, ProjectServer(SQLITE_PATH=database) as second:
+    with (
+        ProjectServer(SQLITE_PATH=database) as first,
+        ProjectServer(SQLITE_PATH=database) as second,
+    ):
         async with (
             await connect(first) as bob,
             await connect(first, username="carol") as carol,
@@ -153,7 +157,17 @@ def postgres_url():
     )
     run(str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres")
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start")
+    run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data / "db"),
+        "-o",
+        options,
+        "-l",
+        str(data / "log"),
+        "-w",
+        "start",
+    )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -177,10 +191,18 @@ def test_protocol_suite_passes_on_postgresql(postgres_url):
 
 def test_settings_use_postgresql_when_asked(postgres_url):
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.db import connection; "
-         "print(connection.vendor, connection.cursor().connection.info.server_version > 0)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.db import connection; "
+            "print(connection.vendor, connection.cursor().connection.info.server_version > 0)",
+        ],
         cwd=ROOT / "tutorial_project",
-        env={**os.environ, "DATABASE_URL": postgres_url, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        env={
+            **os.environ,
+            "DATABASE_URL": postgres_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
         capture_output=True,
         text=True,
         timeout=60,

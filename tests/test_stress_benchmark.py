@@ -2,6 +2,7 @@
 deployed server, report counts that agree with each other and no failed check; and
 its checks do fail when what they check goes wrong (a lost or repeated event, a
 limit that does not answer). Its figures are read in `make stress`, never asserted."""
+
 import pytest
 
 from notebook_runtime import stress
@@ -58,7 +59,9 @@ def test_delivery_errors_count_missing_repeated_and_unknown_events():
     errors = stress.delivery_errors(created, [[1, 2, 3], [1, 3, 3, 3], [1, 2, 3, 9]])
     assert errors == {"lost": 1, "duplicated": 2, "unexpected": 1}
     assert stress.delivery_failures("soak", errors) == [
-        "soak: 1 events lost", "soak: 2 events duplicated", "soak: 1 events unexpected",
+        "soak: 1 events lost",
+        "soak: 2 events duplicated",
+        "soak: 1 events unexpected",
     ]
     assert stress.delivery_errors(created, [[]]) == {"lost": 3, "duplicated": 0, "unexpected": 0}
 
@@ -90,8 +93,16 @@ async def test_the_flood_is_accepted_up_to_the_limit_and_refused_beyond(
     limits_server, database, flooder, prober
 ):
     report = await stress.write_flood(
-        limits_server, database, stress.FLOODER, flooder, prober,
-        limit=5, seconds=0.5, most=40, window=8, probe_seconds=0.2,
+        limits_server,
+        database,
+        stress.FLOODER,
+        flooder,
+        prober,
+        limit=5,
+        seconds=0.5,
+        most=40,
+        window=8,
+        probe_seconds=0.2,
     )
     assert report.failures == []
     figures = report.figures
@@ -122,11 +133,15 @@ async def test_a_limit_that_does_not_answer_is_a_failed_check(limits_server, pub
     assert report.figures["one_more_hashtag_status"] == 201
     assert report.figures["one_more_connection_close_code"] is None
     assert any("subscribe_to_hashtag number 3 got" in failure for failure in report.failures)
-    assert any("connection 2 of one user: close code None" in failure for failure in report.failures)
+    assert any(
+        "connection 2 of one user: close code None" in failure for failure in report.failures
+    )
 
 
 async def test_the_slow_reader_is_dropped_and_the_others_receive_everything(load_server, publisher):
-    report = await stress.slow_reader(load_server, publisher, subscribers=2, rate=100.0, probe_seconds=0.3)
+    report = await stress.slow_reader(
+        load_server, publisher, subscribers=2, rate=100.0, probe_seconds=0.3
+    )
     assert report.failures == []
     figures = report.figures
     assert (figures["lost"], figures["duplicated"], figures["unexpected"]) == (0, 0, 0)

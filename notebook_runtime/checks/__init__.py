@@ -11,6 +11,7 @@ failing one what was sent, what was expected, what came back (or the exception a
 the line of the learner's code that raised it), and a hint; or "not checked" when
 an earlier step stopped the check. A TODO stub answers "not started yet".
 """
+
 from .verdict import Verdict
 
 __all__ = ["Verdict"]

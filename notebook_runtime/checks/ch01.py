@@ -1,4 +1,5 @@
 """Checks for exercises/01-post-model.ipynb: the async ORM."""
+
 import re
 import types
 
@@ -7,7 +8,9 @@ from django.core.exceptions import SynchronousOnlyOperation
 from .support import checker_users, create_post, queries_of
 from .verdict import Check, Verdict
 
-NEWEST_FIRST_SQL = re.compile(r'ORDER BY "social_post"\."created_at" DESC, "social_post"\."id" DESC')
+NEWEST_FIRST_SQL = re.compile(
+    r'ORDER BY "social_post"\."created_at" DESC, "social_post"\."id" DESC'
+)
 ORDER_BY_SQL = re.compile(r"ORDER BY .*?(?= LIMIT|$)")
 SYNC_BRIDGES = {"sync_to_async", "database_sync_to_async", "run_sync"}
 
@@ -35,7 +38,9 @@ def bodies(n: int) -> str:
 async def check_newest_bodies(newest_bodies) -> Verdict:
     """Exercise 1.1: `await newest_bodies(n)` returns the n newest bodies, newest first."""
     shape = "newest_bodies is an async function that returns a list of strings"
-    order = "it orders by -created_at, then -pk (a stable order for posts saved in the same instant)"
+    order = (
+        "it orders by -created_at, then -pk (a stable order for posts saved in the same instant)"
+    )
     async_orm = "it reads the posts with the async ORM, not sync_to_async"
     check = Check(
         "Exercise 1.1 · the newest posts",

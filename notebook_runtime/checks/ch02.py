@@ -1,4 +1,5 @@
 """Checks for exercises/02-websocket-api.ipynb: a custom action, and a rate limit."""
+
 import json
 
 from asgiref.sync import sync_to_async
@@ -47,7 +48,10 @@ async def check_posts_by(consumer_class) -> Verdict:
     )
 
     async def scenario():
-        async with checker_users("alice", "bob") as (alice, bob), sessions(consumer_class, None) as (api,):
+        async with (
+            checker_users("alice", "bob") as (alice, bob),
+            sessions(consumer_class, None) as (api,),
+        ):
             older = await create_post(alice, "Alice's first post")
             await create_post(bob, "Bob was here")
             newer = await create_post(alice, "Alice again")
@@ -141,7 +145,10 @@ async def check_rate_limit(consumer_class) -> Verdict:
     async def scenario():
         from social.models import Post
 
-        async with checker_users("alice") as (alice,), sessions(Timed, alice, alice) as (first, second):
+        async with (
+            checker_users("alice") as (alice,),
+            sessions(Timed, alice, alice) as (first, second),
+        ):
             statuses = [(await create(first, at)).get("response_status") for at in (0, 20)]
             check.expect(
                 first_ones,

@@ -1,4 +1,5 @@
 """Checks for exercises/03-permissions.ipynb: who may write, and only their own posts."""
+
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db.models import QuerySet
@@ -52,7 +53,9 @@ async def create_without_user_in_scope(consumer):
         connected, _ = await communicator.connect()
         if not connected:
             return "connection refused"
-        await communicator.send_json_to({"action": "create", "request_id": 1, "data": {"body": "x"}})
+        await communicator.send_json_to(
+            {"action": "create", "request_id": 1, "data": {"body": "x"}}
+        )
         return (await communicator.receive_json_from(timeout=2)).get("response_status")
     except Exception as error:  # the permission let it through, and creating crashed
         return f"allowed through, then {type(error).__name__}: {error}"
@@ -79,12 +82,17 @@ async def check_write_permission(permission_class) -> Verdict:
         from social.models import Post
 
         consumer = consumer_with_permission(permission_class)
-        async with checker_users("alice") as (alice,), sessions(consumer, None, alice) as (
-            anonymous,
-            signed_in,
+        async with (
+            checker_users("alice") as (alice,),
+            sessions(consumer, None, alice) as (
+                anonymous,
+                signed_in,
+            ),
         ):
             post = await create_post(alice, "readable")
-            for behaviour, (action_name, params) in zip(reads, (("list", {}), ("retrieve", {"pk": post.pk}))):
+            for behaviour, (action_name, params) in zip(
+                reads, (("list", {}), ("retrieve", {"pk": post.pk}))
+            ):
                 reply = await anonymous.request(action_name, **params)
                 check.expect(
                     behaviour,
@@ -115,7 +123,9 @@ async def check_write_permission(permission_class) -> Verdict:
                 hint="For write actions, return what DCRF's IsAuthenticated.has_permission says.",
             )
             statuses = [
-                (await anonymous.request("patch", pk=post.pk, data={"body": "defaced"})).get("response_status"),
+                (await anonymous.request("patch", pk=post.pk, data={"body": "defaced"})).get(
+                    "response_status"
+                ),
                 (await anonymous.request("delete", pk=post.pk)).get("response_status"),
             ]
             unchanged = await Post.objects.filter(pk=post.pk, body="readable").aexists()
@@ -156,14 +166,19 @@ def _filter_results(consumer_class, user, post) -> dict:
     results = {}
     for action_name in ("patch", "delete", "retrieve"):
         queryset = consumer.get_queryset(action=action_name, pk=post.pk)
-        results[action_name] = consumer.filter_queryset(queryset=queryset, action=action_name, pk=post.pk)
+        results[action_name] = consumer.filter_queryset(
+            queryset=queryset, action=action_name, pk=post.pk
+        )
     return results
 
 
 async def check_author_only(consumer_class) -> Verdict:
     """Exercise 3.2: patch and delete find only the connection's own posts (404 otherwise)."""
     shape = "filter_queryset returns a queryset for every action"
-    others = [f"bob's {action} of alice's post answers 404 and changes nothing" for action in ("patch", "delete")]
+    others = [
+        f"bob's {action} of alice's post answers 404 and changes nothing"
+        for action in ("patch", "delete")
+    ]
     retrieve = "anyone may still retrieve alice's post"
     own_patch = "alice may patch her own post"
     own_delete = "alice may delete her own post"
@@ -178,7 +193,9 @@ async def check_author_only(consumer_class) -> Verdict:
         async with checker_users("alice", "bob") as (alice, bob):
             post = await create_post(alice, "alice's words")
             results = await sync_to_async(_filter_results)(consumer_class, alice, post)
-            wrong = {name: result for name, result in results.items() if not isinstance(result, QuerySet)}
+            wrong = {
+                name: result for name, result in results.items() if not isinstance(result, QuerySet)
+            }
             if wrong:
                 name, result = next(iter(wrong.items()))
                 check.fail(
@@ -227,7 +244,10 @@ async def check_author_only(consumer_class) -> Verdict:
                     own_delete,
                     sent={"action": "delete", "pk": "<alice's post>"},
                     expected=[204, False],
-                    got=[reply.get("response_status"), await Post.objects.filter(pk=post.pk).aexists()],
+                    got=[
+                        reply.get("response_status"),
+                        await Post.objects.filter(pk=post.pk).aexists(),
+                    ],
                     hint="Filter on the author, not on something that excludes everyone.",
                 )
 

@@ -1,4 +1,5 @@
 """Checks for exercises/04-hashtags.ipynb: groups for hashtags, the list, authors."""
+
 from .support import (
     action_and_pk,
     checker_users,
@@ -92,12 +93,15 @@ async def check_follow_list(consumer_class) -> Verdict:
     arrives = "after subscribe_to_list, a post without hashtags arrives"
     unsubscribed = "unsubscribe_from_list answers 204"
     no_more = "after unsubscribe_from_list, no more posts arrive"
-    check = Check("Exercise 4.2 · following every post", [subscribed, arrives, unsubscribed, no_more])
+    check = Check(
+        "Exercise 4.2 · following every post", [subscribed, arrives, unsubscribed, no_more]
+    )
 
     async def scenario():
-        async with checker_users("alice") as (alice,), sessions(
-            consumer_class, None, None
-        ) as (watcher, quitter):
+        async with (
+            checker_users("alice") as (alice,),
+            sessions(consumer_class, None, None) as (watcher, quitter),
+        ):
             reply = await watcher.request("subscribe_to_list")
             check.expect(
                 subscribed,

@@ -1,4 +1,5 @@
 """Checks for exercises/05-event-serializer.ipynb: the event serializer, @mentions."""
+
 from channels_redis.core import RedisChannelLayer
 from djangochannelsrestframework.observer.model_observer import Action
 
@@ -54,7 +55,7 @@ async def check_event_serializer(serializer) -> Verdict:
                     expected='a dict, such as {"pk": 1, "data": {"body": "..."}}',
                     got=f"{type(message).__name__} {message!r}",
                     hint="Return the dict itself, not JSON text (no json.dumps): the consumer "
-                    "adds \"action\" to it and sends it as JSON.",
+                    'adds "action" to it and sends it as JSON.',
                 )
                 return
             check.right(shape)
@@ -76,14 +77,20 @@ async def check_event_serializer(serializer) -> Verdict:
                 return  # the events below could not even be sent
             await post.adelete()
 
-            with probe_consumer(hashtag_signal_groups, hashtag_consumer_groups, serializer) as probe:
+            with probe_consumer(
+                hashtag_signal_groups, hashtag_consumer_groups, serializer
+            ) as probe:
                 async with sessions(probe, None) as (bob,):
                     await bob.request("subscribe", hashtag="python")
                     post = await create_post(alice, "Hello #python")
                     check.expect(
                         created,
                         sent='a post "Hello #python"',
-                        expected={"action": "create", "pk": post.pk, "data": {"body": "Hello #python"}},
+                        expected={
+                            "action": "create",
+                            "pk": post.pk,
+                            "data": {"body": "Hello #python"},
+                        },
                         got=await next_event(bob),
                         hint='Return {"pk": instance.pk, "data": {"body": instance.body}}.',
                     )
@@ -92,7 +99,11 @@ async def check_event_serializer(serializer) -> Verdict:
                     check.expect(
                         updated,
                         sent='the post edited to "Edited #python"',
-                        expected={"action": "update", "pk": post.pk, "data": {"body": "Edited #python"}},
+                        expected={
+                            "action": "update",
+                            "pk": post.pk,
+                            "data": {"body": "Edited #python"},
+                        },
                         got=await next_event(bob),
                         hint="The same shape as for create.",
                     )
@@ -162,7 +173,9 @@ async def check_mentions(groups_for_signal, groups_for_consumer) -> Verdict:
                         capitals,
                         sent='"@checker_alice ping", to alice, whose username is checker_Alice',
                         expected={"action": "create", "pk": ping.pk},
-                        got=NOTHING_ARRIVED if before == NOTHING_ARRIVED else {"action": "create", "pk": ping.pk},
+                        got=NOTHING_ARRIVED
+                        if before == NOTHING_ARRIVED
+                        else {"action": "create", "pk": ping.pk},
                         hint="Lower-case both sides: the names found in the body, and user.username in "
                         "groups_for_consumer (str.casefold() is the Unicode way).",
                     )

@@ -4,6 +4,7 @@ A good test passes against the finished consumer and fails against a consumer
 with exactly the bug it is meant to catch. Each checker runs the learner's test
 function against the finished consumer and against broken ones.
 """
+
 import asyncio
 import json
 
@@ -137,7 +138,9 @@ async def check_event_arrives_test(test) -> Verdict:
 async def check_no_event_test(test) -> Verdict:
     """Exercise 6.2: a test that proves, with a sentinel, that after unsubscribing no
     event arrives."""
-    sticky = "your test fails against a consumer where unsubscribe_from_hashtag keeps the subscription"
+    sticky = (
+        "your test fails against a consumer where unsubscribe_from_hashtag keeps the subscription"
+    )
     late = f"it also fails when that consumer's stray event comes late ({LATE:g} s after the post)"
     check = Check("Exercise 6.2 · a test that an event does not arrive", [PASSES, sticky, late])
     broken = [

@@ -1,6 +1,7 @@
 """What checkers share: their own users, connections to the learner's consumer,
 the sentinel way to prove that no event arrived, and the shape checks that run
 the learner's functions directly before any behaviour is checked."""
+
 import contextlib
 
 from asgiref.sync import async_to_sync, sync_to_async

@@ -11,6 +11,7 @@ It never shows a traceback: a TODO stub (NotImplementedError) reads "not started
 yet", and any other exception fails the step it happened in, naming the
 exception, its message and the line of the learner's code that raised it.
 """
+
 import contextlib
 import json
 import linecache
@@ -76,7 +77,9 @@ class Verdict:
 
     def __str__(self) -> str:
         if self.not_started:
-            lines = [f"{NOT_STARTED} {self.exercise}: not started yet. {STUB_HINT} It will check that:"]
+            lines = [
+                f"{NOT_STARTED} {self.exercise}: not started yet. {STUB_HINT} It will check that:"
+            ]
             lines += [f"  - {behaviour}" for behaviour in self.behaviours]
             return "\n".join(lines)
         if self.passed:
@@ -98,7 +101,10 @@ class Verdict:
             elif behaviour in self.checked:
                 lines.append(f"  {PASSED} {behaviour}")
             else:
-                lines += [f"  {NOT_CHECKED} {behaviour}", f"      not checked: {self.stopped_because}"]
+                lines += [
+                    f"  {NOT_CHECKED} {behaviour}",
+                    f"      not checked: {self.stopped_because}",
+                ]
         return lines
 
     def _repr_pretty_(self, printer, cycle):
@@ -193,7 +199,9 @@ class Check:
         if not (self.verdict.checked or self.verdict.failures):
             self.verdict.not_started = True
             return
-        self._stop(error, "NotImplementedError: this part of your code is still the TODO stub", STUB_HINT)
+        self._stop(
+            error, "NotImplementedError: this part of your code is still the TODO stub", STUB_HINT
+        )
 
     def _raised(self, error: Exception):
         self._stop(error, described(error), self.hint_for(error))

@@ -3,6 +3,7 @@
 Run it with `manage.py runserver` (daphne's, for development) or with any ASGI server,
 for example `daphne config.asgi:application`.
 """
+
 import os
 
 from django.core.asgi import get_asgi_application

@@ -26,6 +26,7 @@ trusted prefix only:
 A prefix is trusted only when listed: ``DJANGO_PROXY_PREFIXES`` for the project's
 own server (config/asgi.py), or the notebook runtime's own proxied path.
 """
+
 from urllib.parse import urlsplit
 
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -38,7 +39,9 @@ class PathPrefixProxyMiddleware:
     """ASGI middleware for requests that a path-prefix proxy forwards with their
     whole path."""
 
-    def __init__(self, app, prefixes, *, trust_host: bool = False, drop_authorization: bool = False):
+    def __init__(
+        self, app, prefixes, *, trust_host: bool = False, drop_authorization: bool = False
+    ):
         self.app = app
         self.prefixes = {"/" + prefix.strip("/") for prefix in prefixes if prefix.strip("/")}
         self.trust_host = trust_host

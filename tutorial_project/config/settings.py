@@ -36,6 +36,7 @@ once the HSTS questions below are answered. While DEBUG is on, Django's own defa
     DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins a form may be posted from besides
                          the request's own, e.g. https://social.example
 """
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """HTTP routes. The WebSocket route lives in social/routing.py."""
+
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views

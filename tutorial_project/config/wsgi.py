@@ -1,4 +1,5 @@
 """WSGI entry point, for HTTP-only tools; the live API needs the ASGI application."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -21,6 +21,7 @@ client can show, because a handshake rejected with HTTP 403 tells the client not
     4400  the token was sent in the URL
     4401  unknown, revoked or expired token, or a deactivated account
 """
+
 from datetime import timedelta
 from urllib.parse import parse_qs
 

@@ -15,6 +15,7 @@ A post that matches several of a connection's subscriptions (two of its hashtags
 or a hashtag and the whole list) arrives once per matching subscription: clients
 deduplicate by pk.
 """
+
 import json
 
 from djangochannelsrestframework.decorators import action

@@ -10,6 +10,7 @@ EnvelopeMixin checks the envelope before DCRF dispatches it, and answers every
 problem in DCRF's own error shape (errors, data, action, response_status,
 request_id), so clients handle all errors one way and the connection stays open.
 """
+
 import inspect
 
 from rest_framework import status
@@ -84,9 +85,7 @@ class EnvelopeMixin:
         if method_name is not None:
             missing = self.missing_arguments(getattr(self, method_name), content)
             if missing:
-                raise ValidationError(
-                    {name: ["This field is required."] for name in missing}
-                )
+                raise ValidationError({name: ["This field is required."] for name in missing})
 
     @staticmethod
     def missing_arguments(method, content) -> list[str]:

@@ -6,6 +6,7 @@ A hashtag is '#' followed by one or more Unicode letters, digits or underscores
 are one tag. The source article used ``#[a-z0-9]+`` on the lowered body, which
 cuts "#café" down to "#caf" and drops "#日本" entirely.
 """
+
 import re
 import unicodedata
 
@@ -26,8 +27,7 @@ def normalize_tag(tag: str) -> str:
 def hashtags_in(text: str) -> set[str]:
     """The canonical tags a post body carries, each once."""
     return {
-        normalize_tag(tag)
-        for tag in HASHTAG_PATTERN.findall(unicodedata.normalize("NFC", text))
+        normalize_tag(tag) for tag in HASHTAG_PATTERN.findall(unicodedata.normalize("NFC", text))
     }
 
 

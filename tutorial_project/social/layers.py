@@ -23,6 +23,7 @@ no longer silently: the first one dropped for a channel is logged (one line, not
 one per message, until the channel takes a message again), so raise `capacity`
 if you see it for clients that are keeping up.
 """
+
 import asyncio
 import logging
 import time
@@ -102,5 +103,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
                     logger.warning(
                         "Channel %s is full (capacity %d): messages to it are dropped "
                         "until its consumer catches up (first: one to group %s).",
-                        channel, self.get_capacity(channel), group,
+                        channel,
+                        self.get_capacity(channel),
+                        group,
                     )

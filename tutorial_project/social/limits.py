@@ -14,6 +14,7 @@ on:
 A connection never ends because of a refused request: only a client holding
 too many connections, or one that stopped reading, is disconnected.
 """
+
 import asyncio
 import logging
 from collections import Counter
@@ -70,9 +71,7 @@ def check_post_rate(user, posts):
     if recent.count() >= most:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True)[0]
         wait = (oldest - window_start).total_seconds()
-        raise Throttled(
-            wait=wait, detail=f"You may publish at most {most} posts per minute."
-        )
+        raise Throttled(wait=wait, detail=f"You may publish at most {most} posts per minute.")
 
 
 # Signed-in users' open connections in this process (no lock: one event loop).
@@ -127,7 +126,8 @@ class LimitsMixin:
         end the consumer, as when a client leaves."""
         logger.warning(
             "Dropped the connection from %s: it took no message for %s s (SEND_TIMEOUT).",
-            _address(self.scope), limit("SEND_TIMEOUT"),
+            _address(self.scope),
+            limit("SEND_TIMEOUT"),
         )
         await self.websocket_disconnect({"type": "websocket.disconnect", "code": 1006})
 

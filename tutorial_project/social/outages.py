@@ -22,6 +22,7 @@ A Redis that restarts empty has forgotten every group, so there is nothing left
 for a connection to resume: a reconnect is the way back. The in-memory layer
 never raises these errors.
 """
+
 import contextlib
 import logging
 from functools import partial
@@ -60,7 +61,8 @@ class LayerHealth:
             logger.error(
                 "The channel layer cannot be reached (%s): live connections are closed "
                 "with code %s and reconnect by themselves; posts are still stored.",
-                error, CLOSE_LAYER_UNAVAILABLE,
+                error,
+                CLOSE_LAYER_UNAVAILABLE,
             )
 
     def report_reached(self):

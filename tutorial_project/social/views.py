@@ -12,6 +12,7 @@ Both answer the way the client asks (its Accept header): a browser, which prefer
 HTML, is sent on to the feed; any other client (the notebooks' HttpSession, curl,
 fetch) gets JSON.
 """
+
 from django.conf import settings
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth.decorators import login_required
@@ -87,9 +88,7 @@ def dev_login(request, username):
         user.set_unusable_password()
         user.save(update_fields=["password"])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return _redirect_for(request) or JsonResponse(
-        {"username": user.username, "user_id": user.pk}
-    )
+    return _redirect_for(request) or JsonResponse({"username": user.username, "user_id": user.pk})
 
 
 @vary_on_headers("Accept")

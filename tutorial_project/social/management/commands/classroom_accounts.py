@@ -18,6 +18,7 @@ it only ever touches accounts of that group: when a learner's name gives the
 username of someone else's account (the instructor's, an admin's) the learner gets
 `<username>-2` instead, and `--revoke` leaves everyone else's tokens alone.
 """
+
 import csv
 import io
 import sys
@@ -97,7 +98,9 @@ class Command(BaseCommand):
     def revoke(self):
         _, deleted = Token.objects.filter(user__groups__name=CLASSROOM_GROUP).delete()
         revoked = deleted.get(Token._meta.label, 0)
-        self.stdout.write(f"Revoked {revoked} token{'s' if revoked != 1 else ''} of the {CLASSROOM_GROUP} group.")
+        self.stdout.write(
+            f"Revoked {revoked} token{'s' if revoked != 1 else ''} of the {CLASSROOM_GROUP} group."
+        )
 
     def read_names(self, names_file) -> list[str]:
         if names_file == "-":
@@ -110,7 +113,9 @@ class Command(BaseCommand):
                 with open(names_file, encoding="utf-8-sig") as file:
                     text = file.read()
             except OSError as error:
-                raise CommandError(f"Cannot read {names_file}: {error.strerror or error}.") from error
+                raise CommandError(
+                    f"Cannot read {names_file}: {error.strerror or error}."
+                ) from error
             except UnicodeDecodeError as error:
                 raise CommandError(f"{names_file} is not UTF-8 text: {error}.") from error
         lines = (line.strip() for line in text.splitlines())
@@ -130,7 +135,9 @@ class Command(BaseCommand):
             token, is_fresh = usable_token_for(user)
             created += is_new
             issued += is_fresh
-            learners.append((name, user.username, token.key, token_expires_at(token).astimezone(UTC)))
+            learners.append(
+                (name, user.username, token.key, token_expires_at(token).astimezone(UTC))
+            )
         if output_format == "csv":
             self.write_csv(learners, url)
         else:
@@ -171,7 +178,7 @@ class Command(BaseCommand):
         for name, username, key, expires in learners:
             self.stdout.write(
                 f"{name}  (username: {username}, token valid until {expires:%Y-%m-%d %H:%M} UTC)\n"
-                "Paste into your notebook's \"Join the class\" cell:\n"
+                'Paste into your notebook\'s "Join the class" cell:\n'
                 f'    CLASS_URL = "{url}"\n'
                 f'    CLASS_TOKEN = "{key}"\n'
                 f"{CUT_LINE}"

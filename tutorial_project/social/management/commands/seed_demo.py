@@ -1,4 +1,5 @@
 """`manage.py seed_demo`: a few users and posts, so a demo starts with a feed."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -31,6 +32,4 @@ class Command(BaseCommand):
         for username, body in DEMO_POSTS:
             _, was_created = Post.objects.get_or_create(author=users[username], body=body)
             created += was_created
-        self.stdout.write(
-            self.style.SUCCESS(f"{len(users)} demo users, {created} new posts.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"{len(users)} demo users, {created} new posts."))
