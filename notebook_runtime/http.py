@@ -1,16 +1,14 @@
 """A small HTTP client with a cookie jar, for cells: sign in, fetch pages, post forms.
 
-It uses urllib in a worker thread, because the server it talks to usually runs on
-the very event loop the cell is running on: a blocking call on that thread would
-wait for a server that cannot run.
+It is httpx's async client, so a cell awaits it on the very event loop that runs the
+server it talks to (a blocking client there would wait for a server that cannot run).
 """
 
-import asyncio
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from http.cookiejar import CookieJar
+
+import httpx
 
 JSON = {"Accept": "application/json"}
 
@@ -20,25 +18,24 @@ class HttpSession:
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
+        # httpx shares a CookieJar it is given, so every request below adds to this one.
         self.cookies = CookieJar()
-        self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     async def get(self, path: str) -> tuple[int, str]:
         """GET a page; return (status, body text)."""
-        return await asyncio.to_thread(self._open, path, None)
+        return await self._request("GET", path)
 
     async def post_form(self, path: str, fields: dict) -> tuple[int, str]:
         """POST a form as a browser would, CSRF token included; return (status, body)."""
         fields = {"csrfmiddlewaretoken": self.cookie("csrftoken"), **fields}
-        data = urllib.parse.urlencode(fields).encode()
-        return await asyncio.to_thread(self._open, path, data)
+        return await self._request("POST", path, data=fields)
 
     async def sign_in(self, username: str) -> dict:
         """Sign in through the development sign-in view, creating the user if needed.
         Returns {"username": ..., "user_id": ...}."""
         # Asked for JSON: the view sends a browser, which asks for HTML, to the feed.
         path = f"/login/{urllib.parse.quote(username)}/"
-        status, body = await asyncio.to_thread(self._open, path, None, JSON)
+        status, body = await self._request("GET", path, headers=JSON)
         if status != 200:
             raise RuntimeError(f"Signing in as {username!r} failed ({status}): {body}")
         return json.loads(body)
@@ -50,10 +47,10 @@ class HttpSession:
         """The Cookie header a browser would send to this site."""
         return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
-    def _open(self, path, data, headers=None):
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers or {})
-        try:
-            with self._opener.open(request, timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
+    async def _request(self, method, path, **options) -> tuple[int, str]:
+        # A client per request: nothing stays open after the cell that used it.
+        async with httpx.AsyncClient(
+            base_url=self.base_url, cookies=self.cookies, follow_redirects=True, timeout=10
+        ) as client:
+            response = await client.request(method, path, **options)
+            return response.status_code, response.text

@@ -226,22 +226,20 @@ def deployed_environment(**environ: str) -> dict:
 
 SESSION_FOR_USER = (
     "import os;"
-    "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY;"
-    "from django.contrib.sessions.backends.db import SessionStore;"
+    "from django.conf import settings;"
+    "from django.contrib.auth import get_user_model;"
+    "from django.test import Client;"
     "user, _ = get_user_model().objects.get_or_create(username=os.environ['SESSION_USERNAME']);"
-    "session = SessionStore(); session[SESSION_KEY] = str(user.pk);"
-    "session[BACKEND_SESSION_KEY] = 'django.contrib.auth.backends.ModelBackend';"
-    "session[HASH_SESSION_KEY] = user.get_session_auth_hash(); session.create();"
-    "print(session.session_key)"
+    "client = Client(); client.force_login(user);"
+    "print(client.cookies[settings.SESSION_COOKIE_NAME].value)"
 )
 
 
 def session_cookie(username: str, **environ: str) -> str:
-    """A Cookie header value signing `username` in (created if new), as Django's
-    test client's force_login() does: a session written straight to the database
-    that `environ` (SQLITE_PATH or DATABASE_URL) names, for a server whose
-    development sign-in is off. The session's hash is signed with the deployed
-    servers' key (`deployed_environment`)."""
+    """A Cookie header value signing `username` in (created if new), for a server
+    whose development sign-in is off: Django's test client's force_login(), run
+    against the database that `environ` (SQLITE_PATH or DATABASE_URL) names, with
+    the deployed servers' key (`deployed_environment`) signing the session."""
     environ = deployed_environment(SESSION_USERNAME=username, **environ)
     key = manage("shell", "-c", SESSION_FOR_USER, **environ).split()[-1]
     return f"sessionid={key}"
