@@ -38,7 +38,7 @@ serve: migrate
 
 # Fan-out benchmark: make bench (S = 10..1000), make bench QUICK=1 (under a minute).
 bench: install
-	$(BIN)/python -m notebook_runtime.fanout $(if $(QUICK),--quick) --json fanout-results.json
+	$(BIN)/python -m notebook_runtime.fanout $(if $(QUICK),--quick --json fanout-results.json)
 
 # Stress benchmark of one deployed server: connections held, a soak, a write flood, a slow
 # reader and each limit's refusal; make stress QUICK=1 (under a minute). Fails if a check does.

@@ -1,13 +1,16 @@
 """The fan-out benchmark: one publisher, S subscribers, real WebSockets on loopback.
 
-    python -m notebook_runtime.fanout [--quick] [--json results.json]
+    python -m notebook_runtime.fanout [--quick] [--only TARGET ...] [--json results.json]
 
 Each target server runs in its own process; the clients (S subscribers and one
 publisher) run in another, this one. The publisher sends `posts` messages, each
 carrying its sequence number and send time; every subscriber records when each
 arrives. Per target and S: delivered events/s (deliveries over the time from the
-first send to the last receipt), p50 and p99 publish-to-receipt latency, and lost
-events. Targets, in one run and one process tree:
+first send to the last receipt), the server's CPU time per delivered event, how
+busy the server's and the clients' processes were (so a run the clients slowed
+shows it), p50 and p99 publish-to-receipt latency, and lost events. The
+subscribers are lean (`lean_client`), so that they cost less per event than even
+the ceiling. Targets, in one run and one process tree:
 
 - ceiling: a bare `websockets` broadcast server, the most this machine can do;
 - bare-channels: a Channels consumer group_sending a prebuilt message (daphne);
@@ -17,29 +20,36 @@ events. Targets, in one run and one process tree:
 - project: tutorial_project as the README deploys one process (uvicorn,
   websockets-sansio, the project's in-memory layer);
 - project-redis: the same with REDIS_URL set, as several processes are deployed
-  (needs redis-server; skipped without it).
+  (needs redis-server; skipped without it);
+- project-redis-pubsub: the same on channels_redis's Pub/Sub layer (REDIS_LAYER).
 
 Three runs: a burst of posts at each S; a steady 50 posts/s to 100 subscribers
 (latency under a realistic load); and a loss check: a burst of 1,000 posts to 100
 subscribers, one of which reads nothing until the burst is over.
 
 Figures are for comparing targets run side by side, never for asserting in tests.
+The full run writes notebooks/results/fanout.json, which notebook 09 plots.
 """
 
 import argparse
 import asyncio
 import contextlib
 import json
+import os
+import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import psutil
 from websockets.asyncio.client import connect as websocket_connect
 
 from .django_setup import PROJECT_DIR
+from .lean_client import LeanSubscriber
 from .processes import (
     HOST,
     RedisServer,
@@ -53,6 +63,9 @@ from .processes import (
 
 TAG = "bench"
 RECEIVE_IDLE_TIMEOUT = 10.0  # s without any message before a subscriber gives up
+# Where `make bench` writes its full run, for notebook 09 to plot.
+SAVED_RESULTS = PROJECT_DIR.parent / "notebooks" / "results" / "fanout.json"
+CLIENT_BOUND = 0.9  # CPU-s/s of the clients' process above which they may set the pace
 
 
 @dataclass
@@ -65,6 +78,9 @@ class Result:
     events_per_second: float
     p50_ms: float
     p99_ms: float
+    server_us_per_event: float  # the server process's CPU time per delivered event
+    server_busy: float  # CPU seconds per second of the run: 1.0 is one core, flat out
+    client_busy: float  # the same for this process, which runs every client
 
 
 # Targets -------------------------------------------------------------------------
@@ -102,9 +118,9 @@ class Target:
         self.cwd = cwd
 
     def start(self) -> ServerProcess:
-        process = ServerProcess(self.command, env=self.env, cwd=self.cwd)
-        self.port = process.port
-        return process
+        self.process = ServerProcess(self.command, env=self.env, cwd=self.cwd)
+        self.port = self.process.port
+        return self.process
 
     @property
     def url(self) -> str:
@@ -147,59 +163,53 @@ def targets(database: str, redis_url: str | None = None) -> list[Target]:
     ]
     if redis_url:
         redis_env = {**env, "REDIS_URL": redis_url}
+        pubsub_env = {**redis_env, "REDIS_LAYER": "pubsub"}
         found.append(Target("project-redis", "api", project, redis_env, cwd=PROJECT_DIR))
+        found.append(Target("project-redis-pubsub", "api", project, pubsub_env, cwd=PROJECT_DIR))
     return found
 
 
 # Clients -------------------------------------------------------------------------
 
-
-async def open_connections(url: str, count: int, headers=None):
-    connections = []
-    for _ in range(count):  # one at a time: a connection storm is not what we measure
-        connections.append(
-            await websocket_connect(
-                url, origin=f"http://{HOST}", additional_headers=headers or {}, max_queue=None
-            )
-        )
-    return connections
+MARKER = f"#{TAG} ".encode()
 
 
-async def request(connection, message: dict) -> dict:
-    """Send an API request and wait for its reply (no events are expected yet)."""
-    await connection.send(json.dumps(message))
+async def open_subscribers(url: str, count: int) -> list[LeanSubscriber]:
+    # One at a time: a connection storm is not what we measure.
+    return [await LeanSubscriber.connect(url, MARKER) for _ in range(count)]
+
+
+async def subscribe(subscriber: LeanSubscriber, request_id: int) -> None:
+    """Follow the benchmark's hashtag through the live post API; wait for the reply."""
+    message = {"action": "subscribe_to_hashtag", "hashtag": TAG, "request_id": request_id}
+    subscriber.send(json.dumps(message))
     while True:
-        reply = json.loads(await connection.recv())
-        if reply.get("request_id") == message["request_id"]:
-            return reply
-
-
-async def collect(connection, posts: int, received: list, protocol: str):
-    """Record (sequence, receipt time) for each event until all `posts` arrived or
-    the connection has been idle too long."""
-    seen = 0
-    while seen < posts:
-        try:
-            text = await asyncio.wait_for(connection.recv(), RECEIVE_IDLE_TIMEOUT)
-        except TimeoutError:
+        reply = json.loads(await subscriber.reply())
+        if reply.get("request_id") == request_id:
+            if reply.get("response_status") != 201:
+                raise RuntimeError(f"subscribing failed: {reply}")
             return
-        now = time.perf_counter()
-        message = json.loads(text)
-        if protocol == "api":
-            if "response_status" in message:
-                continue
-            body = message["data"]["body"]
-        else:
-            body = message["body"]
-        _, sequence, _ = body.split(" ", 2)
-        received.append((int(sequence), now))
-        seen += 1
 
 
 def publisher_cookie(database: str) -> str:
     """A signed-in session for the publisher, made in the shared database (the
     development sign-in view is off, as in production)."""
     return session_cookie("publisher", SQLITE_PATH=database)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of every thread of process `pid` so far. Linux's scheduler counts it
+    in nanoseconds (/proc/PID/task/*/schedstat); elsewhere psutil's figure, which
+    moves in clock ticks (10 ms), too coarse for a run of a few thousand events."""
+    tasks = Path(f"/proc/{pid}/task")
+    if tasks.is_dir():
+        total = 0
+        for task in tasks.iterdir():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 async def measure(
@@ -213,21 +223,27 @@ async def measure(
     """Fan `posts` out to `subscribers`; `rate` posts/s, or None for a burst.
 
     The last `stalled` subscribers read nothing until the others have received
-    everything (or given up): a client on a stalled network, say.
+    everything (or given up): a client on a stalled network, say. CPU time is
+    read for the server's process and for this one (the clients) over the same
+    span: from the first publish to the last receipt.
     """
-    headers = {"Cookie": cookie} if cookie else {}
-    listeners = await open_connections(target.url, subscribers)
-    (publisher,) = await open_connections(target.url, 1, headers)
+    listeners = await open_subscribers(target.url, subscribers)
+    publisher = await websocket_connect(
+        target.url,
+        origin=f"http://{HOST}",
+        additional_headers={"Cookie": cookie} if cookie else {},
+        max_queue=None,  # it never reads its replies during the run
+    )
     if target.protocol == "api":
         for number, listener in enumerate(listeners):
-            await request(
-                listener, {"action": "subscribe_to_hashtag", "hashtag": TAG, "request_id": number}
-            )
-    received = [[] for _ in listeners]
-    reading = subscribers - stalled
-    collectors = [
-        asyncio.create_task(collect(listener, posts, log, target.protocol))
-        for listener, log in zip(listeners[:reading], received[:reading])
+            await subscribe(listener, number)
+    for listener in listeners[subscribers - stalled :]:
+        listener.transport.pause_reading()
+    server, client = target.process.process.pid, os.getpid()
+    server_cpu, client_cpu = cpu_seconds(server), cpu_seconds(client)
+    reading = [
+        asyncio.create_task(listener.wait_for_events(posts, RECEIVE_IDLE_TIMEOUT))
+        for listener in listeners[: subscribers - stalled]
     ]
     sent_at = {}
     started = time.perf_counter()
@@ -242,29 +258,33 @@ async def measure(
             await publisher.send(json.dumps({"body": body}))
         if rate:
             await asyncio.sleep(max(0.0, started + (sequence + 1) / rate - time.perf_counter()))
-    await asyncio.gather(*collectors)
-    await asyncio.gather(
-        *(
-            collect(listener, posts, log, target.protocol)
-            for listener, log in zip(listeners[reading:], received[reading:])
-        )
-    )
-    for connection in (*listeners, publisher):
-        await connection.close()
+    await asyncio.gather(*reading)
+    for listener in listeners[subscribers - stalled :]:
+        listener.transport.resume_reading()
+        await listener.wait_for_events(posts, RECEIVE_IDLE_TIMEOUT)
+    received = [listener.received for listener in listeners]
+    last = max((receipt for log in received for _, receipt in log), default=started)
+    server_cpu, client_cpu = cpu_seconds(server) - server_cpu, cpu_seconds(client) - client_cpu
+    for listener in listeners:
+        listener.close()
+    await publisher.close()
     latencies = sorted(
         (receipt - sent_at[sequence]) * 1000 for log in received for sequence, receipt in log
     )
     delivered = len(latencies)
-    last = max((receipt for log in received for _, receipt in log), default=started)
+    elapsed = max(last - started, 1e-9)
     return Result(
         target=target.name,
         subscribers=subscribers,
         posts=posts,
         delivered=delivered,
         lost=subscribers * posts - delivered,
-        events_per_second=round(delivered / max(last - started, 1e-9), 1),
+        events_per_second=round(delivered / elapsed, 1),
         p50_ms=round(_percentile(latencies, 50), 2),
         p99_ms=round(_percentile(latencies, 99), 2),
+        server_us_per_event=round(server_cpu / max(delivered, 1) * 1e6, 1),
+        server_busy=round(server_cpu / elapsed, 2),
+        client_busy=round(client_cpu / elapsed, 2),
     )
 
 
@@ -295,7 +315,7 @@ class Plan:
 
 QUICK = Plan(subscriber_counts=(10, 100), burst_posts=50, steady_posts=75, loss_posts=100)
 STEADY_SUBSCRIBERS = 100
-LOSS_TARGETS = {"project", "project-redis", "project-stock-layer"}
+LOSS_TARGETS = {"project", "project-redis", "project-redis-pubsub", "project-stock-layer"}
 
 
 def run(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
@@ -308,7 +328,7 @@ async def run_plan(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
     results = {"burst": [], "steady": [], "loss": []}
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="fanout-") as workdir:
         redis_url = None
-        if only is None or "project-redis" in only:
+        if only is None or {"project-redis", "project-redis-pubsub"} & set(only):
             if shutil.which("redis-server"):
                 redis_url = stack.enter_context(RedisServer()).url
             else:
@@ -338,9 +358,14 @@ async def run_plan(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
 
 
 def table(results: list[Result]) -> str:
+    """One row per run. `x ceiling` compares events/s with the ceiling's at the same
+    S; `server µs/ev` is the server's CPU time per delivered event, the figure a
+    slow client cannot flatter; `busy` columns are CPU seconds per second, so a
+    client near 1.0 means the client, not the server, set the pace."""
     ceiling = {r.subscribers: r.events_per_second for r in results if r.target == "ceiling"}
     lines = [
-        f"{'target':19} {'S':>5} {'events/s':>10} {'x ceiling':>9} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
+        f"{'target':19} {'S':>5} {'events/s':>9} {'x ceiling':>9} {'server µs/ev':>12} "
+        f"{'server busy':>11} {'client busy':>11} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
     ]
     for r in results:
         ratio = (
@@ -349,10 +374,41 @@ def table(results: list[Result]) -> str:
             else "-"
         )
         lines.append(
-            f"{r.target:19} {r.subscribers:>5} {r.events_per_second:>10.0f} {ratio:>9} "
+            f"{r.target:19} {r.subscribers:>5} {r.events_per_second:>9.0f} {ratio:>9} "
+            f"{r.server_us_per_event:>12.1f} {r.server_busy:>11.2f} "
+            f"{r.client_busy:>10.2f}{'*' if r.client_busy >= CLIENT_BOUND else ' '} "
             f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.lost:>6}"
         )
+    if any(r.client_busy >= CLIENT_BOUND for r in results):
+        lines.append(
+            f"* the clients' process was {CLIENT_BOUND:.0%} busy or more: that run's events/s is "
+            "partly the clients' pace; its server µs/ev is not."
+        )
     return "\n".join(lines)
+
+
+def machine() -> dict:
+    """What the figures were measured on, saved with them."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "measured": time.strftime("%Y-%m-%d"),
+    }
+
+
+def save_results(path, plan: Plan, results: dict[str, list[Result]]) -> None:
+    document = {"machine": machine(), "plan": asdict(plan)}
+    document.update({kind: [asdict(r) for r in rows] for kind, rows in results.items()})
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")
+
+
+def load_results(path=SAVED_RESULTS) -> tuple[dict, dict[str, list[Result]]]:
+    """What `save_results` wrote (by default `make bench`'s full run, which notebook
+    09 plots): (the machine and plan, the results by run)."""
+    document = json.loads(Path(path).read_text())
+    about = {key: document.pop(key) for key in ("machine", "plan")}
+    return about, {kind: [Result(**row) for row in rows] for kind, rows in document.items()}
 
 
 def main(argv=None) -> int:
@@ -361,7 +417,11 @@ def main(argv=None) -> int:
         "--quick", action="store_true", help="S = 10, 100 and fewer posts (under a minute)"
     )
     parser.add_argument("--only", nargs="*", help="run only these targets")
-    parser.add_argument("--json", default="fanout-results.json", help="where to write the results")
+    parser.add_argument(
+        "--json",
+        default=str(SAVED_RESULTS),
+        help="where to write the results (default: the file notebook 09 plots)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     results = run(plan, only=set(args.only) if args.only else None)
@@ -378,10 +438,7 @@ def main(argv=None) -> int:
             "subscribers, one of them stalled until the burst is over"
         )
         print(table(results["loss"]))
-    with open(args.json, "w") as out:
-        json.dump(
-            {kind: [asdict(r) for r in rows] for kind, rows in results.items()}, out, indent=2
-        )
+    save_results(args.json, plan, results)
     print(f"\nwrote {args.json}")
     return 0
 

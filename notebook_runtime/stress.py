@@ -57,7 +57,7 @@ import psutil
 from websockets.asyncio.client import connect as websocket_connect
 from websockets.exceptions import ConnectionClosed
 
-from .fanout import _percentile, open_connections, request
+from .fanout import _percentile
 from .processes import (
     HOST,
     DeployedServer,
@@ -196,6 +196,26 @@ def raise_open_file_limit(needed: int) -> None:
 
 
 # Clients -------------------------------------------------------------------------
+
+
+async def open_connections(url: str, count: int, headers=None):
+    connections = []
+    for _ in range(count):  # one at a time: a connection storm is not what we measure
+        connections.append(
+            await websocket_connect(
+                url, origin=f"http://{HOST}", additional_headers=headers or {}, max_queue=None
+            )
+        )
+    return connections
+
+
+async def request(connection, message: dict) -> dict:
+    """Send an API request and wait for its reply (events meanwhile are skipped)."""
+    await connection.send(json.dumps(message))
+    while True:
+        reply = json.loads(await connection.recv())
+        if reply.get("request_id") == message["request_id"]:
+            return reply
 
 
 def websocket_url(server: DeployedServer) -> str:

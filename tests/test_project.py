@@ -229,6 +229,20 @@ def test_settings_follow_the_environment():
     assert settings["db"] == "/tmp/x.sqlite3"
 
 
+def test_redis_layer_picks_the_pub_sub_layer_which_has_no_capacity():
+    settings = settings_in_a_fresh_process(
+        REDIS_URL="redis://127.0.0.1:6390/0", REDIS_LAYER="pubsub"
+    )
+    assert settings["layer"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert "capacity" not in settings["layer"]["CONFIG"]
+
+
+def test_an_unknown_redis_layer_is_refused_naming_the_choices():
+    with pytest.raises(subprocess.CalledProcessError) as refusal:
+        settings_in_a_fresh_process(REDIS_URL="redis://127.0.0.1:6390/0", REDIS_LAYER="cluster")
+    assert "REDIS_LAYER is 'cluster': use one of core, pubsub" in refusal.value.stderr
+
+
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_is_safe_to_run_twice(django_user_model):
     call_command("seed_demo", verbosity=0)

@@ -38,13 +38,17 @@ def database(tmp_path_factory):
     return shared_sqlite_database(tmp_path_factory.mktemp("scale-out"))
 
 
+@pytest.fixture(scope="module", params=["core", "pubsub"])
+def redis_layer(request):
+    """Each channels_redis layer the settings offer (REDIS_LAYER)."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def redis_servers(redis, database):
+def redis_servers(redis, database, redis_layer):
     """Two server processes sharing one database and one Redis."""
-    with (
-        ProjectServer(SQLITE_PATH=database, REDIS_URL=redis.url) as first,
-        ProjectServer(SQLITE_PATH=database, REDIS_URL=redis.url) as second,
-    ):
+    environ = {"SQLITE_PATH": database, "REDIS_URL": redis.url, "REDIS_LAYER": redis_layer}
+    with ProjectServer(**environ) as first, ProjectServer(**environ) as second:
         yield first, second
 
 
@@ -84,7 +88,7 @@ async def test_events_cross_processes_through_redis(redis_servers):
 
 
 async def test_a_management_command_in_a_third_process_reaches_subscribers(
-    redis, database, redis_servers
+    redis, database, redis_layer, redis_servers
 ):
     first, _ = redis_servers
     async with await connect(first) as bob:
@@ -97,6 +101,7 @@ async def test_a_management_command_in_a_third_process_reaches_subscribers(
             "body='From a command #batch')",
             SQLITE_PATH=database,
             REDIS_URL=redis.url,
+            REDIS_LAYER=redis_layer,
         )
         event = await bob.next_message()
         assert event["action"] == "create" and event["data"] == {"body": "From a command #batch"}

@@ -13,6 +13,8 @@ environment overrides what a deployment must change:
     SQLITE_PATH          where the SQLite database lives (default: db.sqlite3 here)
     DATABASE_URL         another database instead, e.g. postgres://user:pass@127.0.0.1:5432/social
     REDIS_URL            use channels_redis, so several server processes share groups
+    REDIS_LAYER          which channels_redis layer: "core" (default, RedisChannelLayer) or
+                         "pubsub" (RedisPubSubChannelLayer); the README compares them
     SOCIAL_TOKEN_MAX_AGE_DAYS  days a sign-in token for notebooks and scripts is accepted
                          after it was issued (default 7; social/auth.py)
     SOCIAL_<LIMIT>       each of SOCIAL_LIMITS below, e.g. SOCIAL_POSTS_PER_MINUTE=60
@@ -210,18 +212,29 @@ if os.environ.get("REDIS_URL"):
     # After Redis restarts, each pooled connection fails its next command once;
     # retry_on_error retries it once on a new connection, so a restart costs no more
     # than the reconnect it forces (social/outages.py says what an outage costs).
+    #
+    # REDIS_LAYER=pubsub picks channels_redis's Pub/Sub layer instead: one PUBLISH per
+    # group_send, fanned out by each process to its own members, where the core layer
+    # writes one list entry per member. Its queues have no `capacity`, and what is
+    # published while a process is cut off from Redis never reaches it.
     from redis.exceptions import ConnectionError as RedisConnectionError
 
+    REDIS_LAYER_BACKENDS = {
+        "core": "channels_redis.core.RedisChannelLayer",
+        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    }
+    REDIS_LAYER = os.environ.get("REDIS_LAYER", "core")
+    if REDIS_LAYER not in REDIS_LAYER_BACKENDS:
+        raise ImproperlyConfigured(
+            f"REDIS_LAYER is {REDIS_LAYER!r}: use one of {', '.join(REDIS_LAYER_BACKENDS)}"
+        )
+    redis_layer_config = {
+        "hosts": [{"address": os.environ["REDIS_URL"], "retry_on_error": [RedisConnectionError]}]
+    }
+    if REDIS_LAYER == "core":
+        redis_layer_config["capacity"] = CHANNEL_CAPACITY
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {"address": os.environ["REDIS_URL"], "retry_on_error": [RedisConnectionError]}
-                ],
-                "capacity": CHANNEL_CAPACITY,
-            },
-        }
+        "default": {"BACKEND": REDIS_LAYER_BACKENDS[REDIS_LAYER], "CONFIG": redis_layer_config}
     }
 else:
     # Groups live in this process's memory: fine for one server, invisible to any other.

@@ -25,12 +25,13 @@ client can show, because a handshake rejected with HTTP 403 tells the client not
 from datetime import timedelta
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+
+from .sessions import AuthMiddlewareStack
 
 CLOSE_TOKEN_IN_URL = 4400
 CLOSE_TOKEN_REFUSED = 4401
@@ -120,6 +121,7 @@ async def refuse(receive, send, code: int, reason: str) -> None:
 
 
 def TokenAuthMiddlewareStack(inner):
-    """Channels' AuthMiddlewareStack (cookies, session, its user), with a token
-    overriding the session's user when the handshake sends one."""
+    """Channels' AuthMiddlewareStack (cookies, session, its user; the project's
+    variant in social/sessions.py), with a token overriding the session's user when
+    the handshake sends one."""
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))

@@ -30,11 +30,13 @@ from djangochannelsrestframework.mixins import (
 from djangochannelsrestframework.observer.model_observer import Action
 from rest_framework import serializers
 
+from .dispatching import DispatchInTurnMixin
 from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
 from .limits import LimitsMixin, SlowReader, check_post_rate, check_subscription_room
 from .models import Post
-from .outages import LayerOutageMixin, model_observer
+from .observers import model_observer
+from .outages import LayerOutageMixin
 from .permissions import IsAuthenticatedForWrite
 from .serializers import HashtagSubscriptionSerializer, PostSerializer
 
@@ -70,6 +72,7 @@ class LivePostConsumer(
     CreateModelMixin,
     PatchModelMixin,
     DeleteModelMixin,
+    DispatchInTurnMixin,
     GenericAsyncAPIConsumer,
 ):
     """One instance per open WebSocket connection."""

@@ -25,7 +25,6 @@ never raises these errors.
 
 import contextlib
 import logging
-from functools import partial
 
 from djangochannelsrestframework.observer.model_observer import ModelObserver
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -109,8 +108,3 @@ class OutageTolerantModelObserver(ModelObserver):
             super().send_prepared_messages(instance)
         except LAYER_UNAVAILABLE as error:
             layer_health.report_lost(error)
-
-
-def model_observer(model, **kwargs):
-    """As DCRF's observer.model_observer(), with OutageTolerantModelObserver."""
-    return partial(OutageTolerantModelObserver, model_cls=model, **kwargs)
