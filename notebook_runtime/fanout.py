@@ -21,7 +21,10 @@ the ceiling. Targets, in one run and one process tree:
   websockets-sansio, the project's in-memory layer);
 - project-redis: the same with REDIS_URL set, as several processes are deployed
   (needs redis-server; skipped without it);
-- project-redis-pubsub: the same on channels_redis's Pub/Sub layer (REDIS_LAYER).
+- project-redis-pubsub: the same on channels_redis's Pub/Sub layer (REDIS_LAYER);
+- project-redis-2, project-redis-pubsub-2: each layer with two server processes,
+  the subscribers split between them and the publisher on the first (the server
+  figures are the two processes' sums).
 
 Three runs: a burst of posts at each S; a steady 50 posts/s to 100 subscribers
 (latency under a realistic load); and a loss check: a burst of 1,000 posts to 100
@@ -79,7 +82,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     server_us_per_event: float  # the server process's CPU time per delivered event
-    server_busy: float  # CPU seconds per second of the run: 1.0 is one core, flat out
+    server_busy: float  # CPU-s per second of the run, summed over processes: 1.0 is a core
     client_busy: float  # the same for this process, which runs every client
 
 
@@ -108,23 +111,37 @@ asyncio.run(main(int(sys.argv[1])))
 
 
 class Target:
-    """A server process under test, and how clients talk to it."""
+    """The server processes under test, and how clients talk to them.
 
-    def __init__(self, name: str, protocol: str, command, env=None, cwd=None):
+    With several `processes` (sharing a Redis layer), subscribers are dealt out
+    among them in turn and the publisher talks to the first, so most events cross
+    the layer from one process to another, as behind a load balancer.
+    """
+
+    def __init__(self, name: str, protocol: str, command, env=None, cwd=None, processes=1):
         self.name = name
         self.protocol = protocol  # "broadcast": raw texts; "api": the live post API
         self.command = command
         self.env = env
         self.cwd = cwd
+        self.processes = processes
 
-    def start(self) -> ServerProcess:
-        self.process = ServerProcess(self.command, env=self.env, cwd=self.cwd)
-        self.port = self.process.port
-        return self.process
+    @contextlib.contextmanager
+    def start(self):
+        with contextlib.ExitStack() as stack:
+            self.servers = [
+                stack.enter_context(ServerProcess(self.command, env=self.env, cwd=self.cwd))
+                for _ in range(self.processes)
+            ]
+            yield self
 
     @property
-    def url(self) -> str:
-        return f"ws://{HOST}:{self.port}/ws/"
+    def urls(self) -> list[str]:
+        return [f"ws://{HOST}:{server.port}/ws/" for server in self.servers]
+
+    @property
+    def pids(self) -> list[int]:
+        return [server.process.pid for server in self.servers]
 
 
 def daphne(application: str):
@@ -164,8 +181,11 @@ def targets(database: str, redis_url: str | None = None) -> list[Target]:
     if redis_url:
         redis_env = {**env, "REDIS_URL": redis_url}
         pubsub_env = {**redis_env, "REDIS_LAYER": "pubsub"}
-        found.append(Target("project-redis", "api", project, redis_env, cwd=PROJECT_DIR))
-        found.append(Target("project-redis-pubsub", "api", project, pubsub_env, cwd=PROJECT_DIR))
+        for name, layer_env in (("project-redis", redis_env), ("project-redis-pubsub", pubsub_env)):
+            found.append(Target(name, "api", project, layer_env, cwd=PROJECT_DIR))
+            found.append(
+                Target(f"{name}-2", "api", project, layer_env, cwd=PROJECT_DIR, processes=2)
+            )
     return found
 
 
@@ -174,9 +194,12 @@ def targets(database: str, redis_url: str | None = None) -> list[Target]:
 MARKER = f"#{TAG} ".encode()
 
 
-async def open_subscribers(url: str, count: int) -> list[LeanSubscriber]:
+async def open_subscribers(urls: list[str], count: int) -> list[LeanSubscriber]:
+    """`count` subscribers, dealt out among the servers' `urls` in turn."""
     # One at a time: a connection storm is not what we measure.
-    return [await LeanSubscriber.connect(url, MARKER) for _ in range(count)]
+    return [
+        await LeanSubscriber.connect(urls[number % len(urls)], MARKER) for number in range(count)
+    ]
 
 
 async def subscribe(subscriber: LeanSubscriber, request_id: int) -> None:
@@ -224,12 +247,12 @@ async def measure(
 
     The last `stalled` subscribers read nothing until the others have received
     everything (or given up): a client on a stalled network, say. CPU time is
-    read for the server's process and for this one (the clients) over the same
-    span: from the first publish to the last receipt.
+    read for the server's processes (summed) and for this one (the clients) over
+    the same span: from the first publish to the last receipt.
     """
-    listeners = await open_subscribers(target.url, subscribers)
+    listeners = await open_subscribers(target.urls, subscribers)
     publisher = await websocket_connect(
-        target.url,
+        target.urls[0],
         origin=f"http://{HOST}",
         additional_headers={"Cookie": cookie} if cookie else {},
         max_queue=None,  # it never reads its replies during the run
@@ -239,8 +262,12 @@ async def measure(
             await subscribe(listener, number)
     for listener in listeners[subscribers - stalled :]:
         listener.transport.pause_reading()
-    server, client = target.process.process.pid, os.getpid()
-    server_cpu, client_cpu = cpu_seconds(server), cpu_seconds(client)
+
+    def server_cpu_seconds():
+        return sum(cpu_seconds(pid) for pid in target.pids)
+
+    client = os.getpid()
+    server_cpu, client_cpu = server_cpu_seconds(), cpu_seconds(client)
     reading = [
         asyncio.create_task(listener.wait_for_events(posts, RECEIVE_IDLE_TIMEOUT))
         for listener in listeners[: subscribers - stalled]
@@ -264,7 +291,7 @@ async def measure(
         await listener.wait_for_events(posts, RECEIVE_IDLE_TIMEOUT)
     received = [listener.received for listener in listeners]
     last = max((receipt for log in received for _, receipt in log), default=started)
-    server_cpu, client_cpu = cpu_seconds(server) - server_cpu, cpu_seconds(client) - client_cpu
+    server_cpu, client_cpu = server_cpu_seconds() - server_cpu, cpu_seconds(client) - client_cpu
     for listener in listeners:
         listener.close()
     await publisher.close()
@@ -315,7 +342,15 @@ class Plan:
 
 QUICK = Plan(subscriber_counts=(10, 100), burst_posts=50, steady_posts=75, loss_posts=100)
 STEADY_SUBSCRIBERS = 100
-LOSS_TARGETS = {"project", "project-redis", "project-redis-pubsub", "project-stock-layer"}
+LOSS_TARGETS = {
+    "project",
+    "project-redis",
+    "project-redis-2",
+    "project-redis-pubsub",
+    "project-redis-pubsub-2",
+    "project-stock-layer",
+}
+REDIS_TARGETS = {name for name in LOSS_TARGETS if name.startswith("project-redis")}
 
 
 def run(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
@@ -328,7 +363,7 @@ async def run_plan(plan: Plan = Plan(), only=None) -> dict[str, list[Result]]:
     results = {"burst": [], "steady": [], "loss": []}
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="fanout-") as workdir:
         redis_url = None
-        if only is None or {"project-redis", "project-redis-pubsub"} & set(only):
+        if only is None or REDIS_TARGETS & set(only):
             if shutil.which("redis-server"):
                 redis_url = stack.enter_context(RedisServer()).url
             else:
@@ -364,7 +399,7 @@ def table(results: list[Result]) -> str:
     client near 1.0 means the client, not the server, set the pace."""
     ceiling = {r.subscribers: r.events_per_second for r in results if r.target == "ceiling"}
     lines = [
-        f"{'target':19} {'S':>5} {'events/s':>9} {'x ceiling':>9} {'server µs/ev':>12} "
+        f"{'target':22} {'S':>5} {'events/s':>9} {'x ceiling':>9} {'server µs/ev':>12} "
         f"{'server busy':>11} {'client busy':>11} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
     ]
     for r in results:
@@ -374,7 +409,7 @@ def table(results: list[Result]) -> str:
             else "-"
         )
         lines.append(
-            f"{r.target:19} {r.subscribers:>5} {r.events_per_second:>9.0f} {ratio:>9} "
+            f"{r.target:22} {r.subscribers:>5} {r.events_per_second:>9.0f} {ratio:>9} "
             f"{r.server_us_per_event:>12.1f} {r.server_busy:>11.2f} "
             f"{r.client_busy:>10.2f}{'*' if r.client_busy >= CLIENT_BOUND else ' '} "
             f"{r.p50_ms:>8.1f} {r.p99_ms:>8.1f} {r.lost:>6}"
