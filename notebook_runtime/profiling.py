@@ -4,6 +4,8 @@
 look inside one process instead, where a profiler can see every function:
 
 - `layer_delivery_cost`: a channel layer alone, one group_send to S channels;
+- `dispatch_cost`: a consumer's receive loop alone (Channels' await_many_dispatch
+  or the project's dispatch_in_turn), per message;
 - `profile_fanout`: the project's consumer, S subscribers through Channels'
   WebsocketCommunicator, under cProfile;
 - `loading_cost`: what a model observer's groups_for_signal costs when posts load.
@@ -37,6 +39,32 @@ async def layer_delivery_cost(layer, subscribers: int, messages: int) -> float:
         await asyncio.sleep(0)  # let the receivers run, as a server's loop would
     await asyncio.wait_for(asyncio.gather(*receivers), timeout=60)
     return (time.process_time() - started) / (subscribers * messages) * 1e6
+
+
+async def dispatch_cost(loop_function, messages: int) -> float:
+    """Microseconds of this process's time per message that `loop_function`
+    (await_many_dispatch or dispatch_in_turn) reads from a queue and dispatches,
+    with a second, idle source beside it, as a consumer has (its client and its
+    channel layer)."""
+    from channels.exceptions import StopConsumer
+
+    queued, idle = asyncio.Queue(), asyncio.Queue()
+    for number in range(messages):
+        queued.put_nowait({"type": "post.event", "number": number})
+    dispatched = 0
+
+    async def dispatch(message):
+        nonlocal dispatched
+        dispatched += 1
+        if dispatched == messages:
+            raise StopConsumer
+
+    started = time.process_time()
+    try:
+        await asyncio.wait_for(loop_function([queued.get, idle.get], dispatch), timeout=60)
+    except StopConsumer:
+        pass
+    return (time.process_time() - started) / messages * 1e6
 
 
 @contextmanager

@@ -21,6 +21,12 @@ Instead:
 A Redis that restarts empty has forgotten every group, so there is nothing left
 for a connection to resume: a reconnect is the way back. The in-memory layer
 never raises these errors.
+
+channels_redis's Pub/Sub layer (REDIS_LAYER=pubsub) fails differently: a
+connection reads its events from a queue in its own process, so no read fails and
+no connection is closed. The layer subscribes again once Redis is back and events
+resume on the same connections, but the events of posts saved meanwhile never
+arrive, and nothing tells the client (tests/test_faults.py shows both layers).
 """
 
 import contextlib
@@ -58,8 +64,9 @@ class LayerHealth:
         if not self.lost:
             self.lost = True
             logger.error(
-                "The channel layer cannot be reached (%s): live connections are closed "
-                "with code %s and reconnect by themselves; posts are still stored.",
+                "The channel layer cannot be reached (%s): posts are still stored, without "
+                "their events; live connections whose reads fail are closed with code %s "
+                "and reconnect by themselves.",
                 error,
                 CLOSE_LAYER_UNAVAILABLE,
             )
