@@ -7,10 +7,8 @@ import logging
 
 import pytest
 from channels.exceptions import ChannelFull
-from hypothesis import given
-from hypothesis import strategies as st
 
-from social.layers import FanOutInMemoryChannelLayer, copy_message
+from social.layers import FanOutInMemoryChannelLayer
 
 TIMEOUT = 5
 
@@ -108,41 +106,3 @@ async def test_a_stalled_channel_is_logged_once_until_it_takes_a_message_again(c
         for number in range(2):  # taken again, then full again: a new line
             await layer.group_send("followers", {"type": "post.event", "number": number})
     assert len(caplog.records) == 2
-
-
-plain_data = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text()
-    | st.binary(),
-    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner) | st.tuples(inner, inner),
-    max_leaves=20,
-)
-
-
-def containers(value):
-    """Every list and dict inside `value`, by identity."""
-    if isinstance(value, (list, dict)):
-        yield value
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            yield from containers(item)
-
-
-@given(plain_data)
-def test_each_receivers_copy_equals_the_message_and_shares_nothing_changeable(message):
-    copy = copy_message(message)
-    assert copy == message
-    originals = {id(container) for container in containers(message)}
-    assert not originals & {id(container) for container in containers(copy)}
-
-
-def test_a_message_carrying_other_objects_is_still_deep_copied():
-    message = {"type": "post.event", "tags": {"python"}, "when": [object()]}
-    copy = copy_message(message)
-    copy["tags"].add("changed")
-    assert message["tags"] == {"python"} and copy["when"][0] is not message["when"][0]

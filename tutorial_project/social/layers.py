@@ -11,19 +11,16 @@ a server holds:
 - every `receive()` and `send()` builds a new `asyncio.Queue` just to pass it to
   `dict.setdefault()`, and `receive()` deletes a channel's queue as soon as it is
   empty, so a consumer that keeps up gets a new queue for every message;
-- `group_send()` starts one task per member channel to put one message in a queue;
-- each receiver's copy of a message is made by `copy.deepcopy`, whose generality
-  (memo, reductions, any object) costs several times a plain copy of the dicts,
-  lists and strings a channel-layer message is made of.
+- `group_send()` starts one task per member channel to put one message in a queue.
 
 This subclass keeps the layer's behaviour (capacity, message expiry, group
 expiry, a copy of the message for each receiver) and changes only when that work
 is done: the expiry sweep runs at most once per `sweep_interval` seconds, and
 also removes the empty queues of channels nobody is receiving from; a queue is
-built only for a new channel; group_send puts the messages directly; a message
-of plain data is copied by `copy_message`, anything else still by deepcopy. A
-message that finds a channel full is still dropped, as Channels' layers do, but
-no longer silently: the first one dropped for a channel is logged (one line, not
+built only for a new channel; group_send puts the messages directly. (Its
+deepcopy per receiver stays: a plain-data copy gained nothing measurable in
+`make bench`.) A message that finds a channel full is still dropped, as
+Channels' layers do, but no longer silently: the first one dropped for a channel is logged (one line, not
 one per message, until the channel takes a message again), so raise `capacity`
 if you see it for clients that are keeping up.
 """
@@ -38,25 +35,6 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
 logger = logging.getLogger(__name__)
-
-# Values a copy may share: they cannot be changed in place.
-IMMUTABLE = frozenset({str, int, float, bool, bytes, type(None)})
-
-
-def copy_message(value):
-    """A copy of `value` that shares nothing a receiver could change: what
-    deepcopy gives for dicts, lists, tuples and immutable values, without its
-    machinery. Other objects (an in-memory layer may carry any) are deep-copied."""
-    kind = type(value)
-    if kind in IMMUTABLE:
-        return value
-    if kind is dict:
-        return {key: copy_message(item) for key, item in value.items()}
-    if kind is list:
-        return [copy_message(item) for item in value]
-    if kind is tuple:
-        return tuple(copy_message(item) for item in value)
-    return deepcopy(value)
 
 
 class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
@@ -85,7 +63,7 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
 
     def _put(self, channel, message):
         try:
-            self._queue(channel).put_nowait((time.time() + self.expiry, copy_message(message)))
+            self._queue(channel).put_nowait((time.time() + self.expiry, deepcopy(message)))
         except asyncio.QueueFull:
             raise ChannelFull(channel)
         if self._full:
