@@ -340,7 +340,7 @@ class Plan:
     loss_subscribers: int = 100
 
 
-QUICK = Plan(subscriber_counts=(10, 100), burst_posts=50, steady_posts=75, loss_posts=100)
+QUICK = Plan(subscriber_counts=(10, 100), burst_posts=30, steady_posts=50, loss_posts=60)
 STEADY_SUBSCRIBERS = 100
 LOSS_TARGETS = {
     "project",
