@@ -249,3 +249,38 @@ async def test_a_followed_tag_matches_posts_as_the_server_folds_case(open_page):
     await expect(bob.locator("#status")).to_have_attribute("data-state", "live")
     await follow_strasse(bob)
     await expect(post_on(bob, "Closed today")).to_be_visible(timeout=LIVE)
+
+
+async def test_the_page_says_live_only_once_its_subscriptions_are_restored(browser, asgi_server):
+    """"live" promises that a post made now will arrive: the page must not say it
+    while its subscribe request is still unanswered. The replies are held back
+    (Playwright's WebSocket routing) until the test has looked."""
+    subscribe_sent = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_replies(page_socket):
+        server_socket = page_socket.connect_to_server()
+
+        def to_server(message):
+            if '"subscribe_to_hashtag"' in message:
+                subscribe_sent.set()
+            server_socket.send(message)
+
+        async def to_page(message):
+            await release.wait()
+            page_socket.send(message)
+
+        page_socket.on_message(to_server)
+        server_socket.on_message(to_page)
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.route_web_socket("**/ws/", hold_replies)
+    await page.goto(asgi_server.url + "/?tag=workshop")
+    await asyncio.wait_for(subscribe_sent.wait(), timeout=10)
+    # The tag from the link is shown at once, but the page is not live yet.
+    assert await page.inner_text("#filter-list") == "#workshop ✕"
+    assert await page.get_attribute("#status", "data-state") == "connecting"
+    release.set()
+    await expect(page.locator("#status")).to_have_attribute("data-state", "live")
+    await context.close()

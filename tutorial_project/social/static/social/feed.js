@@ -31,8 +31,11 @@ class LiveClient {
     this.socket = new WebSocket(this.url);
     this.socket.addEventListener("open", () => {
       this.retryDelay = 1000;
-      this.onStatus("live", "live");
-      this.onOpen();
+      // "live" only once onOpen has finished (the page's subscriptions restored):
+      // a reader who sees "live" and posts must see the post arrive.
+      Promise.resolve(this.onOpen()).then(() => {
+        if (this.socket.readyState === WebSocket.OPEN) this.onStatus("live", "live");
+      });
     });
     this.socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
     this.socket.addEventListener("close", (event) => this.reconnectLater(event.code));
@@ -326,3 +329,6 @@ if (signIn) {
     location.href = new URL(`login/${encodeURIComponent(name)}/`, siteRoot).href;
   });
 }
+
+// Show the hashtags a link asked for at once, before the first connection.
+render();
