@@ -252,7 +252,7 @@ async def test_a_followed_tag_matches_posts_as_the_server_folds_case(open_page):
 
 
 async def test_the_page_says_live_only_once_its_subscriptions_are_restored(browser, asgi_server):
-    """"live" promises that a post made now will arrive: the page must not say it
+    """ "live" promises that a post made now will arrive: the page must not say it
     while its subscribe request is still unanswered. The replies are held back
     (Playwright's WebSocket routing) until the test has looked."""
     subscribe_sent = asyncio.Event()
