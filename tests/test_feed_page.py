@@ -284,3 +284,40 @@ async def test_the_page_says_live_only_once_its_subscriptions_are_restored(brows
     release.set()
     await expect(page.locator("#status")).to_have_attribute("data-state", "live")
     await context.close()
+
+
+class GroupsUnreachableUntilReleased(InMemoryChannelLayer):
+    """Refuses every group_add, as channels_redis does while Redis is away, until
+    the test sets `reachable`."""
+
+    reachable = None  # an asyncio.Event, set by the test
+
+    async def group_add(self, group, channel):
+        if not self.reachable.is_set():
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379 (test)")
+        await super().group_add(group, channel)
+
+
+async def test_a_page_whose_subscribe_is_refused_is_not_live_and_tries_again(browser, asgi_server):
+    """While Redis is away a subscribe answers 503: the page says why, does not
+    claim to be live, and reconnects until its subscription is restored."""
+    from django.test import override_settings
+
+    GroupsUnreachableUntilReleased.reachable = asyncio.Event()
+    layers = {"default": {"BACKEND": f"{__name__}.GroupsUnreachableUntilReleased"}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        context = await browser.new_context()
+        page = await context.new_page()
+        await page.goto(asgi_server.url + "/?tag=workshop")
+        await expect(page.locator("#filter-summary")).to_contain_text(
+            "Live updates are unavailable"
+        )
+        await expect(page.locator("#status")).to_have_attribute("data-state", "reconnecting")
+        GroupsUnreachableUntilReleased.reachable.set()
+        await expect(page.locator("#status")).to_have_attribute(
+            "data-state", "live", timeout=10_000
+        )
+        await expect(page.locator("#filter-summary")).to_contain_text(
+            "Showing posts with the hashtags"
+        )
+        await context.close()

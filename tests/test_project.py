@@ -233,7 +233,7 @@ def test_redis_layer_picks_the_pub_sub_layer_which_has_no_capacity():
     settings = settings_in_a_fresh_process(
         REDIS_URL="redis://127.0.0.1:6390/0", REDIS_LAYER="pubsub"
     )
-    assert settings["layer"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert settings["layer"]["BACKEND"] == "social.layers.OutageReportingPubSubChannelLayer"
     assert "capacity" not in settings["layer"]["CONFIG"]
 
 

@@ -216,12 +216,13 @@ if os.environ.get("REDIS_URL"):
     # REDIS_LAYER=pubsub picks channels_redis's Pub/Sub layer instead: one PUBLISH per
     # group_send, fanned out by each process to its own members, where the core layer
     # writes one list entry per member. Its queues have no `capacity`, and what is
-    # published while a process is cut off from Redis never reaches it.
+    # published while a process is cut off from Redis never reaches it: the project's
+    # subclass then closes the process's connections, which reload (social/layers.py).
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     REDIS_LAYER_BACKENDS = {
         "core": "channels_redis.core.RedisChannelLayer",
-        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "pubsub": "social.layers.OutageReportingPubSubChannelLayer",
     }
     REDIS_LAYER = os.environ.get("REDIS_LAYER", "core")
     if REDIS_LAYER not in REDIS_LAYER_BACKENDS:

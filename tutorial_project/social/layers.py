@@ -23,6 +23,10 @@ deepcopy per receiver stays: a plain-data copy gained nothing measurable in
 Channels' layers do, but no longer silently: the first one dropped for a channel is logged (one line, not
 one per message, until the channel takes a message again), so raise `capacity`
 if you see it for clients that are keeping up.
+
+`OutageReportingPubSubChannelLayer` is channels_redis's Pub/Sub layer, except
+that it tells the consumers of its process when its subscription to Redis was
+interrupted (social/outages.py says what they do then).
 """
 
 import asyncio
@@ -33,6 +37,15 @@ from copy import deepcopy
 
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
+from channels_redis.utils import _wrap_close, decode_hosts
+from redis.asyncio.client import PubSub
+
+from .outages import LAYER_UNAVAILABLE, layer_health
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +121,87 @@ class FanOutInMemoryChannelLayer(InMemoryChannelLayer):
                         self.get_capacity(channel),
                         group,
                     )
+
+
+# The message every consumer of a process receives when the process's pub/sub
+# connection to Redis was interrupted (LayerOutageMixin.layer_interrupted).
+LAYER_INTERRUPTED = "layer.interrupted"
+
+# Seconds between attempts to reach Redis again (channels_redis waits 1 s too).
+RECONNECT_INTERVAL = 1.0
+
+
+class OutageReportingPubSubChannelLayer(RedisPubSubChannelLayer):
+    """channels_redis's Pub/Sub layer, telling consumers about a lost subscription.
+
+    Each process reads its groups' messages from one Redis connection. When that
+    connection drops (Redis restarts, the network is cut), redis-py connects again
+    and subscribes again by itself, and the process carries on as if nothing had
+    happened: whatever was published in between never reaches it, and nothing
+    says so. This layer puts a LAYER_INTERRUPTED message in the queue of every
+    channel of the process at the moment it subscribes again, so each consumer
+    learns that its events have a gap, after the last event it received and before
+    the first one after the message.
+    """
+
+    def _get_layer(self):
+        # As RedisPubSubChannelLayer._get_layer, building the loop layer below.
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = self._layers[loop] = OutageReportingLoopLayer(
+                *self._args, **self._kwargs, channel_layer=self
+            )
+            _wrap_close(self, loop)
+            return layer
+
+
+class OutageReportingLoopLayer(RedisPubSubLoopLayer):
+    """One event loop's share of the layer, with shards that report a resubscribe."""
+
+    def __init__(self, hosts=None, **kwargs):
+        super().__init__(hosts, **kwargs)
+        self._shards = [OutageReportingShard(host, self) for host in decode_hosts(hosts)]
+
+    def report_interruption(self):
+        message = self.channel_layer.serialize({"type": LAYER_INTERRUPTED})
+        for queue in self.channels.values():
+            queue.put_nowait(message)
+
+
+class OutageReportingShard(RedisSingleShardConnection):
+    def _ensure_redis(self):
+        if self._redis is None:
+            super()._ensure_redis()
+            self._pubsub = ResubscribeReportingPubSub(
+                self._redis.connection_pool, on_resubscribe=self.channel_layer.report_interruption
+            )
+
+
+class ResubscribeReportingPubSub(PubSub):
+    """redis-py's PubSub, calling `on_resubscribe` before it subscribes again on a
+    new connection. on_connect is the documented hook for that: redis-py calls it
+    whenever the connection is re-established, and it is the one place that
+    knows the subscriptions were cut.
+
+    While Redis is away, channels_redis's receive task would log a traceback for
+    every failed read, once a second; this logs the outage once (social/outages.py)
+    and waits as long between attempts."""
+
+    def __init__(self, *args, on_resubscribe, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_resubscribe = on_resubscribe
+
+    async def get_message(self, *args, **kwargs):
+        try:
+            return await super().get_message(*args, **kwargs)
+        except LAYER_UNAVAILABLE as error:
+            layer_health.report_lost(error)
+            await asyncio.sleep(RECONNECT_INTERVAL)
+            return None
+
+    async def on_connect(self, connection):
+        if self.subscribed:  # subscribed before this connection: it is a reconnect
+            self.on_resubscribe()
+        await super().on_connect(connection)

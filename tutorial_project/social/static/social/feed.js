@@ -15,11 +15,12 @@ const CLOSE_REASONS = {
 };
 
 class LiveClient {
-  constructor(url, { onEvent, onOpen, onStatus }) {
+  constructor(url, { onEvent, onOpen, onStatus, onProblem }) {
     this.url = url;
     this.onEvent = onEvent;
-    this.onOpen = onOpen;
+    this.onOpen = onOpen; // returns a promise: the connection is live once it resolves
     this.onStatus = onStatus;
+    this.onProblem = onProblem;
     this.nextRequestId = 1;
     this.pending = new Map(); // request_id -> {resolve, reject}
     this.retryDelay = 1000;
@@ -29,16 +30,26 @@ class LiveClient {
   connect() {
     this.onStatus("connecting", "connecting");
     this.socket = new WebSocket(this.url);
-    this.socket.addEventListener("open", () => {
-      this.retryDelay = 1000;
-      // "live" only once onOpen has finished (the page's subscriptions restored):
-      // a reader who sees "live" and posts must see the post arrive.
-      Promise.resolve(this.onOpen()).then(() => {
-        if (this.socket.readyState === WebSocket.OPEN) this.onStatus("live", "live");
-      });
+    const socket = this.socket;
+    socket.addEventListener("open", () => {
+      // "live" only once onOpen has restored the page's subscriptions: a reader who
+      // sees "live" and posts must see the post arrive. If it fails (a subscribe
+      // answers 503 while Redis is away), close, and try again later.
+      Promise.resolve(this.onOpen()).then(
+        () => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          this.retryDelay = 1000;
+          this.onStatus("live", "live");
+        },
+        (error) => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          this.onProblem(error);
+          socket.close();
+        },
+      );
     });
-    this.socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
-    this.socket.addEventListener("close", (event) => this.reconnectLater(event.code));
+    socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    socket.addEventListener("close", (event) => this.reconnectLater(event.code));
   }
 
   reconnectLater(closeCode) {
@@ -133,7 +144,8 @@ function websocketUrl() {
 }
 
 const client = new LiveClient(websocketUrl(), {
-  onOpen: () => restoreSubscriptions().then(refreshFeed).catch(showProblem),
+  onOpen: () => restoreSubscriptions().then(refreshFeed),
+  onProblem: showProblem,
   onEvent: applyEvent,
   onStatus: (state, text) => {
     const status = document.getElementById("status");
