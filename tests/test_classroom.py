@@ -96,6 +96,30 @@ async def test_a_revoked_token_is_refused(alice):
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_revoking_a_token_stops_the_writes_of_its_open_connection(alice):
+    """An instructor revokes a learner mid-class: the open connection may still
+    read, but its next write is refused with 401 saying why, and stores nothing."""
+    token = await Token.objects.acreate(user=alice)
+    communicator = await handshake(token=token.key)
+
+    async def create(request_id, body):
+        await communicator.send_json_to(
+            {"action": "create", "request_id": request_id, "data": {"body": body}}
+        )
+        return await communicator.receive_json_from(timeout=5)
+
+    assert (await create(1, "before"))["response_status"] == 201
+    await token.adelete()
+    refused = await create(2, "after")
+    assert refused["response_status"] == 401, refused
+    assert refused["errors"] == ["Your sign-in token no longer works (unknown or revoked token)."]
+    await communicator.send_json_to({"action": "list", "request_id": 3})
+    assert (await communicator.receive_json_from(timeout=5))["response_status"] == 200
+    await communicator.disconnect()
+    assert [post.body async for post in Post.objects.all()] == ["before"]
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_an_expired_token_is_refused_saying_when_it_expired(alice, settings):
     settings.SOCIAL_TOKEN_MAX_AGE_DAYS = 7
     token = await Token.objects.acreate(user=alice)
@@ -256,7 +280,16 @@ async def test_the_class_server_refuses_bad_expired_and_revoked_tokens(class_ser
     with pytest.raises(SignInRefused, match="token expired on"):
         await connect(server.url, token=valid)
 
-    manage("classroom_accounts", "--revoke", SQLITE_PATH=database)
+    # --revoke, run beside the server, ends a connection already open too: its
+    # next write is refused (the token is checked on every write).
+    ada = await connect(server.url, token=learners["Ada Lovelace"]["token"])
+    try:
+        assert (await ada.request("create", data={"body": "Ada, early"}))["response_status"] == 201
+        manage("classroom_accounts", "--revoke", SQLITE_PATH=database)
+        refused = await ada.request("create", data={"body": "Ada, revoked"})
+        assert refused["response_status"] == 401, refused
+    finally:
+        await ada.close()
     with pytest.raises(SignInRefused, match="unknown or revoked token"):
         await connect(server.url, token=learners["Ada Lovelace"]["token"])
 

@@ -20,6 +20,12 @@ client can show, because a handshake rejected with HTTP 403 tells the client not
 
     4400  the token was sent in the URL
     4401  unknown, revoked or expired token, or a deactivated account
+
+A token revoked while its connection is open (an instructor's `classroom_accounts
+--revoke`, the admin) ends that connection's right to write: every write on a
+connection signed in by token checks the token again (TokenStillValid), so it works
+from any process, whatever the channel layer. Reading, like an anonymous
+connection's, goes on until the client reconnects.
 """
 
 from datetime import timedelta
@@ -29,8 +35,11 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.utils import timezone
+from djangochannelsrestframework.permissions import BasePermission
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import NotAuthenticated
 
+from .permissions import READ_ACTIONS
 from .sessions import AuthMiddlewareStack
 
 CLOSE_TOKEN_IN_URL = 4400
@@ -72,6 +81,24 @@ def user_for_token(key: str):
     return token.user
 
 
+class TokenStillValid(BasePermission):
+    """A write on a connection signed in by token needs the token to still work.
+
+    One query per write, so that a token revoked or expired while its connection
+    is open stops that connection from writing; the handshake alone would let it
+    write until it reconnects. Connections signed in by session are not affected.
+    """
+
+    async def has_permission(self, scope, consumer, action, **kwargs) -> bool:
+        if action in READ_ACTIONS or "auth_token" not in scope:
+            return True
+        try:
+            await database_sync_to_async(user_for_token)(scope["auth_token"])
+        except TokenRefused as refusal:
+            raise NotAuthenticated(f"Your sign-in token no longer works ({refusal}).") from None
+        return True
+
+
 def token_from_headers(headers) -> str | None:
     """The key of an `Authorization: Token <key>` header, or None without one."""
     for name, value in headers:
@@ -107,7 +134,7 @@ class TokenAuthMiddleware(BaseMiddleware):
             user = await database_sync_to_async(user_for_token)(key)
         except TokenRefused as refusal:
             return await refuse(receive, send, CLOSE_TOKEN_REFUSED, str(refusal))
-        return await super().__call__(dict(scope, user=user), receive, send)
+        return await super().__call__(dict(scope, user=user, auth_token=key), receive, send)
 
 
 async def refuse(receive, send, code: int, reason: str) -> None:
