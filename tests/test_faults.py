@@ -10,7 +10,9 @@ import signal
 import pytest
 from channels.layers import InMemoryChannelLayer
 from django.test import override_settings
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from websockets.exceptions import InvalidStatus
 
 from notebook_runtime.processes import (
     REDIS_HINT,
@@ -142,13 +144,13 @@ async def test_after_a_redis_restart_the_server_stays_up_and_live_events_resume(
     assert stored_bodies(database) == "['after', 'before', 'during']"
 
 
-async def test_on_the_pubsub_layer_a_redis_restart_closes_connections_once_redis_is_back(
+async def test_on_the_pubsub_layer_a_redis_restart_closes_connections_until_redis_is_back(
     redis, database
 ):
-    """REDIS_LAYER=pubsub: no read fails while Redis is away, so connections stay
-    open; once the layer subscribes again it closes them with 4503, because the
-    events of posts saved meanwhile never arrive. A client that reconnects, as
-    the page does, lists what it missed and receives events again."""
+    """REDIS_LAYER=pubsub: connections read their events from their own process,
+    so the layer (social/layers.py) closes them with 4503 when its own read from
+    Redis fails, as the core layer's reads do. A client that reconnects, as the
+    page does, once Redis is back, lists what it missed and receives events again."""
     cookie = session_cookie("alice", SQLITE_PATH=database)
     environment = {"SQLITE_PATH": database, "REDIS_URL": redis.url, "REDIS_LAYER": "pubsub"}
     with DeployedServer(**environment) as server:
@@ -159,16 +161,46 @@ async def test_on_the_pubsub_layer_a_redis_restart_closes_connections_once_redis
         assert (await next_event(subscriber))["data"] == {"body": "before"}
 
         redis.stop()
-        assert (await call(writer, 2, "create", data={"body": "during"}))["response_status"] == 201
-        assert subscriber.close_code is None  # nothing failed yet on this layer
+        for socket in (subscriber, writer):
+            assert await close_code(socket) == CLOSE_LAYER_UNAVAILABLE
+        # Each channel of this layer is a Redis subscription: no new connection
+        # until Redis is back. A post saved meanwhile is stored, without its event.
+        with pytest.raises(InvalidStatus, match="HTTP 403"):
+            await connect_many(server, 1)
+        manage(
+            "shell",
+            "-c",
+            SAVE_A_POST.format(body="during"),
+            SQLITE_PATH=database,
+            REDIS_URL=redis.url,
+            REDIS_LAYER="pubsub",
+        )
 
         with RedisServer(port=redis.port):
-            for socket in (subscriber, writer):
-                assert await close_code(socket) == CLOSE_LAYER_UNAVAILABLE
             await reconnect_as_the_page_does(server, cookie)
         output = server.output()
     assert_one_outage_logged(output)
     assert stored_bodies(database) == "['after', 'before', 'during']"
+
+
+async def test_on_the_pubsub_layer_a_dropped_subscription_closes_connections(redis, database):
+    """Redis stays up but cuts the layer's subscription connection (a proxy's idle
+    timeout, CLIENT KILL): redis-py subscribes again before any read fails, so
+    only the layer's reconnect hook can tell the connections their events have
+    a gap. They are closed with 4503 and the page's reconnect works at once."""
+    cookie = session_cookie("alice", SQLITE_PATH=database)
+    environment = {"SQLITE_PATH": database, "REDIS_URL": redis.url, "REDIS_LAYER": "pubsub"}
+    with DeployedServer(**environment) as server:
+        (subscriber,) = await connect_many(server, 1)
+        assert (await call(subscriber, 1, "subscribe_to_list"))["response_status"] == 201
+
+        with Redis.from_url(redis.url) as client:
+            assert client.client_kill_filter(_type="pubsub") >= 1
+        assert await close_code(subscriber) == CLOSE_LAYER_UNAVAILABLE
+        manage("shell", "-c", SAVE_A_POST.format(body="during"), SQLITE_PATH=database)
+        await reconnect_as_the_page_does(server, cookie)
+        output = server.output()
+    assert_one_outage_logged(output)
 
 
 async def test_killing_one_of_two_server_processes_leaves_the_other_serving(redis, database):

@@ -25,7 +25,7 @@ one per message, until the channel takes a message again), so raise `capacity`
 if you see it for clients that are keeping up.
 
 `OutageReportingPubSubChannelLayer` is channels_redis's Pub/Sub layer, except
-that it tells the consumers of its process when its subscription to Redis was
+that it tells the consumers of its process when its subscription to Redis is
 interrupted (social/outages.py says what they do then).
 """
 
@@ -139,9 +139,13 @@ class OutageReportingPubSubChannelLayer(RedisPubSubChannelLayer):
     and subscribes again by itself, and the process carries on as if nothing had
     happened: whatever was published in between never reaches it, and nothing
     says so. This layer puts a LAYER_INTERRUPTED message in the queue of every
-    channel of the process at the moment it subscribes again, so each consumer
-    learns that its events have a gap, after the last event it received and before
-    the first one after the message.
+    channel of the process when its read from Redis fails, or, if redis-py
+    repaired the connection before a read failed, when it subscribes again; each
+    consumer then knows its events have a gap.
+
+    While Redis is away this layer, like channels_redis's, cannot open a channel
+    (each is a Redis subscription of its own), so new connections are refused at
+    the handshake until it is back.
     """
 
     def _get_layer(self):
@@ -158,7 +162,7 @@ class OutageReportingPubSubChannelLayer(RedisPubSubChannelLayer):
 
 
 class OutageReportingLoopLayer(RedisPubSubLoopLayer):
-    """One event loop's share of the layer, with shards that report a resubscribe."""
+    """One event loop's share of the layer, with shards that report an interruption."""
 
     def __init__(self, hosts=None, **kwargs):
         super().__init__(hosts, **kwargs)
@@ -174,34 +178,59 @@ class OutageReportingShard(RedisSingleShardConnection):
     def _ensure_redis(self):
         if self._redis is None:
             super()._ensure_redis()
-            self._pubsub = ResubscribeReportingPubSub(
-                self._redis.connection_pool, on_resubscribe=self.channel_layer.report_interruption
+            self._pubsub = InterruptionReportingPubSub(
+                self._redis.connection_pool, on_interruption=self.channel_layer.report_interruption
             )
 
+    async def unsubscribe(self, channel):
+        # A consumer closed while Redis is away leaves its channel and groups:
+        # there is nothing to tell Redis, which forgot every subscription when it
+        # went. channels_redis would log a traceback per connection and subscribe
+        # the name again once Redis is back.
+        try:
+            await super().unsubscribe(channel)
+        except LAYER_UNAVAILABLE as error:
+            layer_health.report_lost(error)
+            self._subscribed_to.discard(channel)
+            self._pubsub.forget(channel)
 
-class ResubscribeReportingPubSub(PubSub):
-    """redis-py's PubSub, calling `on_resubscribe` before it subscribes again on a
-    new connection. on_connect is the documented hook for that: redis-py calls it
-    whenever the connection is re-established, and it is the one place that
-    knows the subscriptions were cut.
+
+class InterruptionReportingPubSub(PubSub):
+    """redis-py's PubSub, calling `on_interruption` when a read first fails, or
+    else when it subscribes again on a new connection. on_connect is the
+    documented hook for the second: redis-py calls it whenever the connection is
+    re-established, and it is the one place that knows the subscriptions were cut.
 
     While Redis is away, channels_redis's receive task would log a traceback for
     every failed read, once a second; this logs the outage once (social/outages.py)
     and waits as long between attempts."""
 
-    def __init__(self, *args, on_resubscribe, **kwargs):
+    def __init__(self, *args, on_interruption, **kwargs):
         super().__init__(*args, **kwargs)
-        self.on_resubscribe = on_resubscribe
+        self.on_interruption = on_interruption
+        self.interrupted = False  # reported, and not yet subscribed again
 
     async def get_message(self, *args, **kwargs):
         try:
             return await super().get_message(*args, **kwargs)
         except LAYER_UNAVAILABLE as error:
             layer_health.report_lost(error)
+            if not self.interrupted:
+                self.interrupted = True
+                self.on_interruption()
             await asyncio.sleep(RECONNECT_INTERVAL)
             return None
 
     async def on_connect(self, connection):
-        if self.subscribed:  # subscribed before this connection: it is a reconnect
-            self.on_resubscribe()
+        # Subscribed before this connection: it is a reconnect. After a failed
+        # read every channel there was has been told already, and any channel
+        # now is new: its subscription is what reconnected.
+        if self.subscribed and not self.interrupted:
+            self.on_interruption()
         await super().on_connect(connection)
+        self.interrupted = False
+
+    def forget(self, channel):
+        """Drop a subscription without telling Redis, so it is not renewed."""
+        (key,) = self._normalize_keys({channel: None})
+        self.channels.pop(key, None)

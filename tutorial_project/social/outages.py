@@ -23,12 +23,13 @@ for a connection to resume: a reconnect is the way back. The in-memory layer
 never raises these errors.
 
 channels_redis's Pub/Sub layer (REDIS_LAYER=pubsub) fails differently: a
-connection reads its events from a queue in its own process, so no read fails.
-The layer subscribes again once Redis is back and events resume, but the events
-of posts saved meanwhile never arrive. The project's variant of that layer
-(social/layers.py) puts a message in every connection's queue when it subscribes
-again; layer_interrupted() then closes the connection with 4503 as above, and
-the page reloads what it missed (tests/test_faults.py shows both layers).
+connection reads its events from a queue in its own process, so its own read
+never fails, and the layer subscribes again by itself once Redis is back, as if
+the events of posts saved meanwhile had not been lost. The project's variant of
+that layer (social/layers.py) puts a message in every connection's queue when
+the process's read from Redis fails; layer_interrupted() then closes the
+connection with 4503 as above, and the page reloads what it missed
+(tests/test_faults.py shows both layers).
 """
 
 import contextlib
@@ -67,8 +68,8 @@ class LayerHealth:
             self.lost = True
             logger.error(
                 "The channel layer cannot be reached (%s): posts are still stored, without "
-                "their events; live connections are closed with code %s (on the pub/sub "
-                "layer once Redis is back) and reconnect by themselves.",
+                "their events; live connections are closed with code %s and reconnect "
+                "by themselves.",
                 error,
                 CLOSE_LAYER_UNAVAILABLE,
             )
@@ -104,10 +105,10 @@ class LayerOutageMixin:
         await super().handle_exception(exc, action=action, request_id=request_id)
 
     async def layer_interrupted(self, message):
-        """The pub/sub layer's subscription to Redis was cut and is back
-        (social/layers.py): events published meanwhile are gone. Close with the
-        code of a failed read; Redis answers again, so the connection leaves its
-        groups as usual when the client's disconnect comes back."""
+        """The pub/sub layer's subscription to Redis was cut (social/layers.py):
+        events published meanwhile are gone. Close with the code of a failed
+        read; the layer lets the connection leave its groups even while Redis
+        is away."""
         layer_health.report_lost("its subscription to Redis was interrupted")
         await self.close(code=CLOSE_LAYER_UNAVAILABLE)
 
