@@ -15,10 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from channels.testing import HttpCommunicator
-from django.test import Client, override_settings
+from channels.testing import HttpCommunicator, WebsocketCommunicator
+from django.test import AsyncClient, Client, override_settings
 from django.urls import clear_url_caches
 
+from config.asgi import application
 from config.proxy import PathPrefixProxyMiddleware
 from notebook_runtime.processes import (
     DeployedServer,
@@ -26,6 +27,8 @@ from notebook_runtime.processes import (
     manage_command,
     shared_sqlite_database,
 )
+from social.auth import SIGNED_OUT
+from social.models import Post
 
 PASSWORD = "correct horse battery staple"
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-do-not-deploy"
@@ -186,6 +189,48 @@ def test_sign_in_and_out_with_a_password(debug_off, browser, carol):
     signed_out = post_form(browser, "/accounts/logout/")
     assert signed_out.status_code == 302 and signed_out["Location"] == "/"
     assert signed_in_user_id(browser) is None
+
+
+async def signed_in_socket(client):
+    """A WebSocket through the project's whole ASGI stack, signed in by the
+    client's session cookie, as a browser tab's."""
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    headers = [(b"origin", b"http://127.0.0.1"), (b"cookie", cookie.encode())]
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    assert (await communicator.connect())[0]
+    return communicator
+
+
+async def reply(communicator, action, **request):
+    await communicator.send_json_to({"action": action, "request_id": 1, **request})
+    return await communicator.receive_json_from(timeout=5)
+
+
+async def sign_out(client, user):
+    await client.alogout()
+
+
+async def change_password(client, user):
+    user.set_password("a new " + PASSWORD)
+    await user.asave()
+
+
+@pytest.mark.parametrize("end_the_sign_in", [sign_out, change_password])
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_stops_writing_once_its_session_no_longer_signs_in(end_the_sign_in, carol):
+    """Signed out in another tab, or the password changed: the tab's open socket
+    may still read, but its next write is refused with 401 saying why."""
+    client = AsyncClient()
+    await client.aforce_login(carol)
+    socket = await signed_in_socket(client)
+    assert (await reply(socket, "create", data={"body": "signed in"}))["response_status"] == 201
+
+    await end_the_sign_in(client, carol)
+    refused = await reply(socket, "create", data={"body": "signed out"})
+    assert (refused["response_status"], refused["errors"]) == (401, [SIGNED_OUT])
+    assert (await reply(socket, "list"))["response_status"] == 200
+    await socket.disconnect()
+    assert [post.body async for post in Post.objects.all()] == ["signed in"]
 
 
 @pytest.mark.django_db

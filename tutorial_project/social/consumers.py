@@ -30,7 +30,7 @@ from djangochannelsrestframework.mixins import (
 from djangochannelsrestframework.observer.model_observer import Action
 from rest_framework import serializers
 
-from .auth import TokenStillValid
+from .auth import StillSignedIn
 from .dispatching import DispatchInTurnMixin
 from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
@@ -82,8 +82,8 @@ class LivePostConsumer(
     # author_username): load the author in the same query, not once per post.
     queryset = Post.objects.select_related("author")
     serializer_class = PostSerializer
-    # A token connection's writes also need its token to still work (auth.py).
-    permission_classes = (IsAuthenticatedForWrite, TokenStillValid)
+    # A write also needs the token or session it signed in with to still hold (auth.py).
+    permission_classes = (IsAuthenticatedForWrite, StillSignedIn)
 
     def filter_queryset(self, queryset, **kwargs):
         queryset = super().filter_queryset(queryset, **kwargs)
