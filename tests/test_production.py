@@ -223,11 +223,18 @@ async def test_a_socket_stops_writing_once_its_session_no_longer_signs_in(end_th
     client = AsyncClient()
     await client.aforce_login(carol)
     socket = await signed_in_socket(client)
-    assert (await reply(socket, "create", data={"body": "signed in"}))["response_status"] == 201
+    created = await reply(socket, "create", data={"body": "signed in"})
+    assert created["response_status"] == 201
+    pk = created["data"]["pk"]
 
     await end_the_sign_in(client, carol)
-    refused = await reply(socket, "create", data={"body": "signed out"})
-    assert (refused["response_status"], refused["errors"]) == (401, [SIGNED_OUT])
+    for action, request in [
+        ("create", {"data": {"body": "signed out"}}),
+        ("patch", {"pk": pk, "data": {"body": "edited"}}),
+        ("delete", {"pk": pk}),
+    ]:
+        refused = await reply(socket, action, **request)
+        assert (refused["response_status"], refused["errors"]) == (401, [SIGNED_OUT]), action
     assert (await reply(socket, "list"))["response_status"] == 200
     await socket.disconnect()
     assert [post.body async for post in Post.objects.all()] == ["signed in"]

@@ -23,26 +23,25 @@ client can show, because a handshake rejected with HTTP 403 tells the client not
 
 A token revoked while its connection is open (an instructor's `classroom_accounts
 --revoke`, the admin) ends that connection's right to write: every write on a
-connection signed in by token checks the token again (StillSignedIn, which does
-the same for a session signed out elsewhere), so it works from any process,
-whatever the channel layer. Reading, like an anonymous connection's, goes on
-until the client reconnects.
+connection signed in by token checks the token again (check_still_signed_in,
+which does the same for a session signed out elsewhere), so it works from any
+process, whatever the channel layer. Reading, like an anonymous connection's,
+goes on until the client reconnects.
 """
 
 from datetime import timedelta
 from importlib import import_module
 from urllib.parse import parse_qs
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.http import HttpRequest
 from django.utils import timezone
-from djangochannelsrestframework.permissions import BasePermission
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import NotAuthenticated
 
-from .permissions import READ_ACTIONS
 from .sessions import AuthMiddlewareStack
 
 CLOSE_TOKEN_IN_URL = 4400
@@ -87,35 +86,29 @@ def user_for_token(key: str):
 SIGNED_OUT = (
     "You are no longer signed in (you signed out, or your password changed): sign in again."
 )
-SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
 
-class StillSignedIn(BasePermission):
-    """A write needs the connection's sign-in to still hold, not only to have
-    held at the handshake.
+def check_still_signed_in(scope) -> None:
+    """Raise NotAuthenticated unless the connection's sign-in still holds.
 
-    A connection signed in by token has its token checked again: revoked or
-    expired, the write is refused. A connection signed in by session has its
-    session read again, as Django reads it for each request: signed out (in
-    another tab, say) or its password changed since, the write is refused. One or
-    two queries per write, and it works from any process, whatever the channel
-    layer. Reads go on, as an anonymous connection's would.
+    A WebSocket signs in once, at its handshake; a consumer calls this before each
+    write. A connection signed in by token has its token checked again: revoked or
+    expired, the write is refused. One signed in by session has its session read
+    again, as Django reads it for each request: signed out (in another tab, say)
+    or its password changed since, the write is refused. It works from any
+    process, whatever the channel layer. Synchronous, so that it runs in the
+    write's own trip to the database thread, not in one of its own.
     """
-
-    async def has_permission(self, scope, consumer, action, **kwargs) -> bool:
-        if action in READ_ACTIONS:
-            return True
-        if "auth_token" in scope:
-            try:
-                await database_sync_to_async(user_for_token)(scope["auth_token"])
-            except TokenRefused as refusal:
-                message = f"Your sign-in token no longer works ({refusal})."
-                raise NotAuthenticated(message) from None
-        elif getattr(scope.get("session"), "session_key", None):
-            session = SessionStore(session_key=scope["session"].session_key)
-            if (await get_user({"session": session})).pk != scope["user"].pk:
-                raise NotAuthenticated(SIGNED_OUT)
-        return True
+    if "auth_token" in scope:
+        try:
+            user_for_token(scope["auth_token"])
+        except TokenRefused as refusal:
+            raise NotAuthenticated(f"Your sign-in token no longer works ({refusal}).") from None
+    elif session_key := getattr(scope.get("session"), "session_key", None):
+        request = HttpRequest()
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        if get_user(request).pk != scope["user"].pk:
+            raise NotAuthenticated(SIGNED_OUT)
 
 
 def token_from_headers(headers) -> str | None:

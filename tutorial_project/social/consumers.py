@@ -30,7 +30,7 @@ from djangochannelsrestframework.mixins import (
 from djangochannelsrestframework.observer.model_observer import Action
 from rest_framework import serializers
 
-from .auth import StillSignedIn
+from .auth import check_still_signed_in
 from .dispatching import DispatchInTurnMixin
 from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
@@ -82,8 +82,7 @@ class LivePostConsumer(
     # author_username): load the author in the same query, not once per post.
     queryset = Post.objects.select_related("author")
     serializer_class = PostSerializer
-    # A write also needs the token or session it signed in with to still hold (auth.py).
-    permission_classes = (IsAuthenticatedForWrite, StillSignedIn)
+    permission_classes = (IsAuthenticatedForWrite,)
 
     def filter_queryset(self, queryset, **kwargs):
         queryset = super().filter_queryset(queryset, **kwargs)
@@ -118,9 +117,20 @@ class LivePostConsumer(
         except SlowReader:
             await self.drop_slow_reader()
 
+    # Each write checks that the connection's sign-in still holds (auth.py).
+
     def perform_create(self, serializer, **kwargs):
+        check_still_signed_in(self.scope)
         check_post_rate(self.scope["user"], Post.objects)
         super().perform_create(serializer, **kwargs)
+
+    def perform_patch(self, serializer, **kwargs):
+        check_still_signed_in(self.scope)
+        super().perform_patch(serializer, **kwargs)
+
+    def perform_delete(self, instance, **kwargs):
+        check_still_signed_in(self.scope)
+        super().perform_delete(instance, **kwargs)
 
     def get_object(self, **kwargs):
         if "pk" not in kwargs:
