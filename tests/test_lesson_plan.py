@@ -36,6 +36,19 @@ def test_a_notebook_with_exercises_says_how_long_they_take():
         assert (ep.exercises > 0) == has_exercises, ep.name
 
 
+@pytest.mark.parametrize("folder", ["solutions", "exercises"])
+def test_an_exercise_notebook_promises_its_chapter_s_minutes(folder):
+    import nbformat
+
+    promised = {}
+    for ep in EPISODES:
+        path = ROOT / folder / ep.name
+        if path.exists():
+            intro = nbformat.read(path, as_version=4).cells[0].source
+            promised[ep.name] = int(re.search(r"About (\d+) minutes\.", intro).group(1))
+    assert promised == {ep.name: ep.exercises for ep in EPISODES if ep.exercises}
+
+
 @pytest.mark.parametrize("path", sorted(lesson_plan.generated()), ids=lambda path: path.name)
 def test_the_generated_instructor_pages_are_up_to_date(path):
     assert path.read_text() == lesson_plan.generated()[path], "run `make instructors`"

@@ -179,7 +179,7 @@ async def check_author_only(consumer_class) -> Verdict:
         f"bob's {action} of alice's post answers 404 and changes nothing"
         for action in ("patch", "delete")
     ]
-    retrieve = "anyone may still retrieve alice's post"
+    retrieve = "bob, signed in, may still retrieve alice's post"
     own_patch = "alice may patch her own post"
     own_delete = "alice may delete her own post"
     check = Check(
