@@ -206,8 +206,8 @@ CHANNEL_CAPACITY = 1000
 if os.environ.get("REDIS_URL"):
     # Groups live in Redis, so an event published by any process reaches every process.
     # A group membership lasts `group_expiry` (86400 s): it outlives a crashed server
-    # process by at most a day, and a connection open longer than that stops receiving
-    # (clients reconnect, feed.js does on any close). A message waits `expiry` (60 s).
+    # process by at most a day, and a connection open longer renews its own
+    # (social/memberships.py). A message waits `expiry` (60 s).
     #
     # After Redis restarts, each pooled connection fails its next command once;
     # retry_on_error retries it once on a new connection, so a restart costs no more

@@ -35,6 +35,7 @@ from .dispatching import DispatchInTurnMixin
 from .envelope import EnvelopeMixin
 from .hashtags import hashtags_in
 from .limits import LimitsMixin, SlowReader, check_post_rate, check_subscription_room
+from .memberships import GroupRenewalMixin
 from .models import Post
 from .observers import model_observer
 from .outages import LayerOutageMixin
@@ -67,6 +68,7 @@ def hashtag_group(tag: str) -> str:
 class LivePostConsumer(
     LayerOutageMixin,
     LimitsMixin,
+    GroupRenewalMixin,
     EnvelopeMixin,
     ListModelMixin,
     RetrieveModelMixin,
