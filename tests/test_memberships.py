@@ -56,7 +56,7 @@ async def group_sizes(server):
     [(LivePostConsumer, True), (ForgetfulConsumer, False)],
     ids=["renewed", "not-renewed"],
 )
-async def test_a_connection_open_past_group_expiry_still_receives_its_events(
+async def test_a_connection_open_past_group_expiry_keeps_its_groups_only_if_renewed(
     alice, redis_layer, consumer, receives
 ):
     bob = await communicate(application=consumer.as_asgi())
